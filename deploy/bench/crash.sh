@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Crash benchmark: 200 cycles of SIGKILL at random moments during `collect now`, then checks
+# that `verify` passes (which includes PRAGMA integrity_check) and that every run whose
+# collection was acknowledged (the command printed its report) is in the log.
+# Usage: deploy/bench/crash.sh [cycles]   (builds the release binary first)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cycles=${1:-200}
+cargo build --release -q
+bin=$PWD/target/release/beweis
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/docs"
+for i in $(seq -w 1 300); do yes "document $i" | head -n 300 > "$work/docs/$i.md"; done
+cat > "$work/beweis.toml" <<TOML
+[profile]
+catalog = "nist-csf-1.1"
+scope = ["ID.AM-1"]
+
+[[instance]]
+name = "docs"
+collector = "file"
+schedule = "@daily"
+params = { paths = ["$work/docs/*.md"] }
+
+[[instance]]
+name = "id"
+collector = "command"
+schedule = "@daily"
+params = { argv = ["id", "-u"] }
+TOML
+b() { "$bin" --config "$work/beweis.toml" --state-dir "$work/state" "$@"; }
+acked=$work/acked; : > "$acked"; killed=0
+for i in $(seq 1 "$cycles"); do
+  b collect now --json > "$work/out.json" 2>/dev/null &
+  pid=$!
+  sleep "0.$(( RANDOM % 400 ))"
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1)); fi
+  if wait "$pid"; then
+    python3 -c 'import json,sys; [print(r["run_id"]) for r in json.load(open(sys.argv[1]))["runs"]]' \
+      "$work/out.json" >> "$acked"
+  fi
+done
+b verify
+b evidence list --json --limit 100000000 |
+  python3 -c 'import json,sys; [print(o["run_id"]) for o in json.load(sys.stdin)]' | sort -u > "$work/stored"
+missing=$(sort -u "$acked" | comm -23 - "$work/stored" | wc -l)
+echo "cycles=$cycles killed=$killed acknowledged_runs=$(sort -u "$acked" | wc -l) missing=$missing"
+[ "$missing" -eq 0 ]

@@ -1,0 +1,331 @@
+//! The commands behind the CLI: each loads what it needs, does one job, and returns an exit
+//! code. Results are printed through `output` (tables) or as JSON; errors bubble up to `main`,
+//! which prints the cause chain once.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use crate::cli::{exit, CollectNow, EvidenceCommand};
+use crate::config::{Config, ControlId};
+use crate::controls::ControlState;
+use crate::daemon::{Reply, Request};
+use crate::evidence::{Outcome, Trigger};
+use crate::runner::{self, Progress, RunReport, Runner};
+use crate::state::{StateDir, StateError};
+use crate::store::{ObservationFilter, Store};
+use crate::{feed, output};
+
+/// A mistake in the command line that clap cannot see (an unknown instance name).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(String);
+
+/// How long `collect now` waits for the writer lock held by another collection.
+const LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// `beweis collect now`.
+pub(crate) async fn collect_now(
+    config: Config,
+    state: StateDir,
+    args: &CollectNow,
+) -> anyhow::Result<u8> {
+    let names = select_instances(&config, args)?;
+    let reports = match collect_via_daemon(&state, &names).await {
+        Some(reports) => reports?,
+        None => collect_in_process(&config, &state, &names).await?,
+    };
+    let (states, since) = evaluate_read_only(&config, &state).await?;
+    let now = Utc::now();
+    if args.json.json {
+        let document = json!({ "runs": reports, "controls": states_json(&states, &since) });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        print!("{}", output::status_table(&config, &states, &since, now, output::use_colour()));
+    }
+    let all_succeeded = reports.iter().all(|r| r.outcome == Outcome::Succeeded);
+    Ok(if all_succeeded { exit::OK } else { exit::RUN_NOT_SUCCEEDED })
+}
+
+/// Instance names selected by `--instance` and `--control`; empty means all.
+fn select_instances(config: &Config, args: &CollectNow) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for name in &args.instance {
+        if config.instance(name).is_none() {
+            let known: Vec<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
+            let known = known.join(", ");
+            let message = format!("no instance named {name:?} in {} (known: {known})", config.source);
+            return Err(UsageError(message).into());
+        }
+        names.push(name.clone());
+    }
+    for control in &args.control {
+        let found = runner::instances_for_control(config, &ControlId(control.clone()));
+        if found.is_empty() {
+            let message = format!("no check in {} proves control {control}", config.source);
+            return Err(UsageError(message).into());
+        }
+        names.extend(found);
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Asks a running daemon to collect; `None` when no daemon answers.
+async fn collect_via_daemon(
+    state: &StateDir,
+    names: &[String],
+) -> Option<anyhow::Result<Vec<RunReport>>> {
+    let connect = UnixStream::connect(state.socket());
+    let stream = tokio::time::timeout(Duration::from_secs(2), connect).await.ok()?.ok()?;
+    Some(talk_to_daemon(stream, names).await)
+}
+
+async fn talk_to_daemon(stream: UnixStream, names: &[String]) -> anyhow::Result<Vec<RunReport>> {
+    let (read, mut write) = stream.into_split();
+    let request = Request::Collect { instances: names.to_vec() };
+    let line = serde_json::to_string(&request)? + "\n";
+    write.write_all(line.as_bytes()).await.context("sending request to the daemon")?;
+    let mut lines = BufReader::new(read).lines();
+    let progress = std::io::stderr().is_terminal();
+    while let Some(line) = lines.next_line().await.context("reading from the daemon")? {
+        match serde_json::from_str::<Reply>(&line).context("bad reply from the daemon")? {
+            Reply::RunStarted { instance } if progress => eprintln!("collecting {instance} …"),
+            Reply::RunFinished { report } if progress => {
+                if let Ok(report) = serde_json::from_value::<RunReport>(report) {
+                    eprintln!("{}", output::run_line(&report));
+                }
+            }
+            Reply::Done { reports } => {
+                return reports
+                    .into_iter()
+                    .map(|r| serde_json::from_value(r).context("bad run report from the daemon"))
+                    .collect();
+            }
+            Reply::Error { message } => bail!("the daemon could not collect: {message}"),
+            _ => {}
+        }
+    }
+    bail!("the daemon closed the connection before the collection finished")
+}
+
+/// Collects in this process, holding the writer lock.
+async fn collect_in_process(
+    config: &Config,
+    state: &StateDir,
+    names: &[String],
+) -> anyhow::Result<Vec<RunReport>> {
+    state.ensure()?;
+    let lock_state = state.clone();
+    let lock = tokio::task::spawn_blocking(move || lock_state.try_lock_writer(LOCK_WAIT))
+        .await
+        .context("waiting for the writer lock")?;
+    let _lock = match lock {
+        Ok(lock) => lock,
+        Err(StateError::Busy { .. }) => {
+            if let Some(reports) = collect_via_daemon(state, names).await {
+                return reports;
+            }
+            lock?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let store = Store::open(&state.database()).await?;
+    let key = crate::keys::load_or_create(state.root())?;
+    let runner = Runner::new(std::sync::Arc::new(config.clone()), store, key);
+    let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let progress = std::io::stderr().is_terminal();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                Progress::RunStarted { instance } if progress => {
+                    eprintln!("collecting {instance} …")
+                }
+                Progress::RunFinished(report) if progress => eprintln!("{}", output::run_line(&report)),
+                _ => {}
+            }
+        }
+    });
+    let reports = runner.run_many(names, Trigger::Manual, Some(&sink)).await;
+    drop(sink);
+    let _ = printer.await;
+    runner.store().close().await;
+    reports
+}
+
+/// Evaluates controls from the database without writing; all `unknown` when none exists.
+async fn evaluate_read_only(
+    config: &Config,
+    state: &StateDir,
+) -> anyhow::Result<(Vec<ControlState>, HashMap<String, DateTime<Utc>>)> {
+    let now = Utc::now();
+    if !state.database().exists() {
+        let empty = HashMap::new();
+        let inputs = crate::controls::Inputs {
+            config,
+            evidence: &empty,
+            broken_pins: &HashMap::new(),
+            now,
+        };
+        return Ok((crate::controls::evaluate(inputs), HashMap::new()));
+    }
+    let store = Store::open_read_only(&state.database()).await?;
+    let states = runner::evaluate_from_store(config, &store, now).await?;
+    let stored = store.control_statuses().await?;
+    store.close().await;
+    let since = stored
+        .into_iter()
+        .filter(|s| states.iter().any(|c| c.control == s.control && c.status.as_str() == s.status))
+        .map(|s| (s.control, s.since))
+        .collect();
+    Ok((states, since))
+}
+
+fn states_json(
+    states: &[ControlState],
+    since: &HashMap<String, DateTime<Utc>>,
+) -> serde_json::Value {
+    states
+        .iter()
+        .map(|s| {
+            json!({
+                "control": s.control,
+                "status": s.status,
+                "since": since.get(&s.control),
+                "reason": s.reason,
+                "evidence": s.evidence,
+            })
+        })
+        .collect()
+}
+
+/// `beweis status`.
+pub(crate) async fn status(config: Config, state: StateDir, json_out: bool) -> anyhow::Result<u8> {
+    let (states, since) = evaluate_read_only(&config, &state).await?;
+    if json_out {
+        let catalog = crate::config::Catalog::get(config.profile.catalog);
+        let document = json!({
+            "catalog": config.profile.catalog.as_str(),
+            "evaluated_at": Utc::now(),
+            "percentages": crate::controls::percentages(&states, catalog),
+            "controls": states_json(&states, &since),
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        let table = output::status_table(&config, &states, &since, Utc::now(), output::use_colour());
+        print!("{table}");
+    }
+    Ok(exit::OK)
+}
+
+/// `beweis evidence list|show`.
+pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow::Result<u8> {
+    let store = open_existing(&state).await?;
+    match what {
+        EvidenceCommand::List { instance, limit, json } => {
+            let filter = ObservationFilter { instance: instance.clone(), since: None, limit: *limit };
+            let rows = store.observations(&filter).await?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for row in &rows {
+                    println!(
+                        "{:>6}  {}  {:<16} {}  {}",
+                        row.id,
+                        row.collected_at.format("%Y-%m-%d %H:%M:%S"),
+                        row.instance,
+                        &row.payload_sha256[..row.payload_sha256.len().min(12)],
+                        row.subject
+                    );
+                }
+            }
+        }
+        EvidenceCommand::Show { id, json: _ } => {
+            let Some(detail) = store.observation(*id).await? else {
+                bail!("no observation with id {id}");
+            };
+            println!("{}", serde_json::to_string_pretty(&detail)?);
+        }
+    }
+    store.close().await;
+    Ok(exit::OK)
+}
+
+async fn open_existing(state: &StateDir) -> anyhow::Result<Store> {
+    let path = state.database();
+    if !path.exists() {
+        bail!("no evidence database at {}; run `beweis collect now` first", path.display());
+    }
+    Ok(Store::open_read_only(&path).await?)
+}
+
+/// `beweis verify`.
+pub(crate) async fn verify(state: StateDir, json_out: bool) -> anyhow::Result<u8> {
+    let store = open_existing(&state).await?;
+    let key = crate::keys::load_public(&state.public_key())?;
+    let report = store.verify(&key).await?;
+    store.close().await;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if let Some(problem) = &report.problem {
+        println!("TAMPERED: {}: {}", problem.record, problem.reason);
+    } else {
+        println!(
+            "ok: {} log entries and {} signed checkpoints verified",
+            report.leaves, report.checkpoints
+        );
+    }
+    Ok(if report.problem.is_some() { exit::PROBLEM } else { exit::OK })
+}
+
+/// `beweis export --out DIR`.
+pub(crate) async fn export(config: Config, state: StateDir, out: &Path) -> anyhow::Result<u8> {
+    let (states, since) = evaluate_read_only(&config, &state).await?;
+    let checkpoint = if state.database().exists() {
+        let store = Store::open_read_only(&state.database()).await?;
+        let checkpoint = store.latest_checkpoint().await?;
+        store.close().await;
+        checkpoint
+    } else {
+        None
+    };
+    let salt = feed::load_or_create_salt(state.root())?;
+    let document = feed::StatusDocument::build(&config, &states, &since, checkpoint.as_ref(), &salt);
+    let path = feed::write_atomically(out, "status.json", &serde_json::to_vec_pretty(&document)?)?;
+    println!("wrote {}", path.display());
+    Ok(exit::OK)
+}
+
+/// `beweis check-config`.
+pub(crate) fn check_config(config: &Config, json_out: bool) -> anyhow::Result<u8> {
+    if json_out {
+        let summary = json!({
+            "source": config.source,
+            "digest": config.digest,
+            "instances": config.instances.len(),
+            "checks": config.checks.len(),
+            "controls_in_scope": config.profile.scope.len(),
+            "errors": [],
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}: ok ({} instances, {} checks, {} controls in scope)",
+            config.source,
+            config.instances.len(),
+            config.checks.len(),
+            config.profile.scope.len()
+        )?;
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,341 @@
+//! `beweis daemon`: the scheduler, the control socket, signals and systemd notification.
+//!
+//! One task per instance sleeps until the instance's next crontab time (plus splay) and hands
+//! the run to the shared [`Runner`]; after downtime each instance gets one catch-up run. The
+//! main loop accepts control-socket clients (`collect now`), reloads the configuration on
+//! SIGHUP (keeping the old one if the new one is bad), pings the systemd watchdog only while it
+//! keeps ticking, re-evaluates controls every minute so that evidence turns `stale` on time,
+//! and on SIGTERM lets runs in progress finish within a grace period before cancelling them.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config};
+use crate::evidence::Trigger;
+use crate::runner::{Progress, RunReport, Runner};
+use crate::state::StateDir;
+use crate::store::Store;
+
+/// How long runs in progress may take to finish after SIGTERM before they are cancelled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How often the main loop ticks (watchdog, heartbeat).
+const TICK: Duration = Duration::from_secs(1);
+/// How often controls are re-evaluated without a run, so that staleness is recorded on time.
+const REFRESH_EVERY_TICKS: u32 = 60;
+/// The longest request line a control-socket client may send.
+const MAX_REQUEST_BYTES: u64 = 4096;
+
+/// What the daemon needs to start.
+pub(crate) struct DaemonOptions {
+    pub(crate) config_path: Option<PathBuf>,
+    pub(crate) config: Config,
+    pub(crate) state: StateDir,
+}
+
+/// A control-socket request, one JSON line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Request {
+    Ping,
+    Collect { instances: Vec<String> },
+}
+
+/// A control-socket reply line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum Reply {
+    Pong,
+    RunStarted { instance: String },
+    RunFinished { report: serde_json::Value },
+    Done { reports: Vec<serde_json::Value> },
+    Error { message: String },
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub(crate) async fn run(options: DaemonOptions) -> anyhow::Result<()> {
+    let state = options.state;
+    state.ensure()?;
+    let _lock = state
+        .try_lock_writer(Duration::ZERO)
+        .context("is another beweis daemon or collection running?")?;
+    let store = Store::open(&state.database()).await?;
+    let key = crate::keys::load_or_create(state.root())?;
+    let runner = Arc::new(Runner::new(Arc::new(options.config), store, key));
+    let listener = bind_socket(&state)?;
+    let tracker = TaskTracker::new();
+    let mut schedulers = CancellationToken::new();
+    spawn_schedulers(&runner, &tracker, &schedulers);
+    notify(&[sd_notify::NotifyState::Ready]);
+    info!(instances = runner.config().instances.len(), "Daemon ready.");
+    main_loop(&runner, &tracker, &mut schedulers, &listener, options.config_path).await?;
+    notify(&[sd_notify::NotifyState::Stopping]);
+    info!("Daemon stopping, waiting for runs in progress.");
+    shutdown(&runner, &tracker, &schedulers).await;
+    let _ = std::fs::remove_file(state.socket());
+    runner.store().close().await;
+    info!("Daemon stopped.");
+    Ok(())
+}
+
+async fn main_loop(
+    runner: &Arc<Runner>,
+    tracker: &TaskTracker,
+    schedulers: &mut CancellationToken,
+    listener: &UnixListener,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut ticker = tokio::time::interval(TICK);
+    let watchdog = Watchdog::from_env();
+    let refreshing = Arc::new(AtomicBool::new(false));
+    let mut ticks: u32 = 0;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => reload(runner, tracker, schedulers, config_path.as_deref()),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let runner = Arc::clone(runner);
+                    tracker.spawn(serve_client(runner, stream, tracker.clone()));
+                }
+                Err(e) => warn!(error = %e, "Control socket accept failed."),
+            },
+            _ = ticker.tick() => {
+                ticks = ticks.wrapping_add(1);
+                watchdog.ping_if_due();
+                if ticks % REFRESH_EVERY_TICKS == 0 {
+                    spawn_refresh(runner, tracker, &refreshing);
+                }
+            }
+        }
+    }
+}
+
+/// Reloads the configuration; a bad one is logged and the running one kept.
+fn reload(
+    runner: &Arc<Runner>,
+    tracker: &TaskTracker,
+    schedulers: &mut CancellationToken,
+    path: Option<&std::path::Path>,
+) {
+    notify(&[sd_notify::NotifyState::Reloading]);
+    match config::load(path) {
+        Ok(config) => {
+            runner.replace_config(Arc::new(config));
+            schedulers.cancel();
+            *schedulers = CancellationToken::new();
+            spawn_schedulers(runner, tracker, schedulers);
+            info!(instances = runner.config().instances.len(), "Configuration reloaded.");
+        }
+        Err(errors) => {
+            error!(error = %errors, "Configuration reload failed, keeping the running one.");
+        }
+    }
+    notify(&[sd_notify::NotifyState::Ready]);
+}
+
+async fn shutdown(runner: &Arc<Runner>, tracker: &TaskTracker, schedulers: &CancellationToken) {
+    schedulers.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "Cancelling runs still in progress.");
+        runner.cancel_token().cancel();
+        tracker.wait().await;
+    }
+}
+
+fn spawn_schedulers(runner: &Arc<Runner>, tracker: &TaskTracker, cancel: &CancellationToken) {
+    for instance in &runner.config().instances {
+        let runner = Arc::clone(runner);
+        let name = instance.name.clone();
+        tracker.spawn(schedule_instance(runner, name, tracker.clone(), cancel.child_token()));
+    }
+}
+
+/// Sleeps until each next scheduled time of one instance and starts its run.
+async fn schedule_instance(
+    runner: Arc<Runner>,
+    name: String,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    if needs_catch_up(&runner, &name).await {
+        spawn_run(&runner, &tracker, &name, Trigger::CatchUp);
+    }
+    loop {
+        let config = runner.config();
+        let Some(instance) = config.instance(&name) else { return };
+        let Some(next) = instance.schedule.next_after(Utc::now()) else {
+            warn!(instance = %name, "Schedule has no future time, instance not scheduled.");
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default() + splay(instance);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => spawn_run(&runner, &tracker, &name, Trigger::Schedule),
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// Whether a scheduled time passed since the instance last ran (or it never ran).
+async fn needs_catch_up(runner: &Runner, name: &str) -> bool {
+    let config = runner.config();
+    let Some(instance) = config.instance(name) else { return false };
+    match runner.store().last_started(name).await {
+        Ok(None) => true,
+        Ok(Some(last)) => instance.schedule.next_after(last).is_some_and(|t| t <= Utc::now()),
+        Err(e) => {
+            error!(instance = %name, error = %e, "Cannot read the last run, no catch-up.");
+            false
+        }
+    }
+}
+
+fn splay(instance: &config::Instance) -> Duration {
+    let max = instance.schedule.splay().as_millis() as u64;
+    if max == 0 {
+        return Duration::ZERO;
+    }
+    let mut bytes = [0u8; 8];
+    let random = getrandom::getrandom(&mut bytes).map(|()| u64::from_le_bytes(bytes));
+    Duration::from_millis(random.unwrap_or(0) % (max + 1))
+}
+
+fn spawn_run(runner: &Arc<Runner>, tracker: &TaskTracker, name: &str, trigger: Trigger) {
+    let runner = Arc::clone(runner);
+    let name = name.to_owned();
+    tracker.spawn(async move {
+        let config = runner.config();
+        let Some(instance) = config.instance(&name) else { return };
+        if let Err(e) = runner.run_instance(instance, trigger, None).await {
+            error!(instance = %name, error = format!("{e:#}"), "Run could not be stored.");
+            return;
+        }
+        if let Err(e) = runner.refresh_controls().await {
+            error!(error = format!("{e:#}"), "Control evaluation failed.");
+        }
+    });
+}
+
+fn spawn_refresh(runner: &Arc<Runner>, tracker: &TaskTracker, busy: &Arc<AtomicBool>) {
+    if busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let runner = Arc::clone(runner);
+    let busy = Arc::clone(busy);
+    tracker.spawn(async move {
+        if let Err(e) = runner.refresh_controls().await {
+            error!(error = format!("{e:#}"), "Control evaluation failed.");
+        }
+        busy.store(false, Ordering::Release);
+    });
+}
+
+fn bind_socket(state: &StateDir) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = state.socket();
+    // We hold the writer lock, so a socket file left here belongs to a dead daemon.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("binding control socket {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting control socket {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Serves one control-socket client: one request, a stream of replies.
+async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTracker) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES));
+    let read = tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await;
+    let request = match read {
+        Ok(Ok(_)) => serde_json::from_str::<Request>(line.trim()),
+        _ => return,
+    };
+    let reply_to = |reply: Reply| serde_json::to_string(&reply).unwrap_or_default() + "\n";
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("bad request: {e}");
+            let _ = write.write_all(reply_to(Reply::Error { message }).as_bytes()).await;
+            return;
+        }
+    };
+    match request {
+        Request::Ping => {
+            let _ = write.write_all(reply_to(Reply::Pong).as_bytes()).await;
+        }
+        Request::Collect { instances } => {
+            let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
+            let worker = Arc::clone(&runner);
+            let job = tracker.spawn(async move {
+                worker.run_many(&instances, Trigger::Manual, Some(&sink)).await
+            });
+            while let Some(event) = events.recv().await {
+                let reply = match event {
+                    Progress::RunStarted { instance } => Reply::RunStarted { instance },
+                    Progress::RunFinished(report) => Reply::RunFinished { report: json(&report) },
+                };
+                // The collection goes on whether or not the client still listens.
+                let _ = write.write_all(reply_to(reply).as_bytes()).await;
+            }
+            let last = match job.await {
+                Ok(Ok(reports)) => Reply::Done { reports: reports.iter().map(json).collect() },
+                Ok(Err(e)) => Reply::Error { message: format!("{e:#}") },
+                Err(e) => Reply::Error { message: format!("collection task failed: {e}") },
+            };
+            let _ = write.write_all(reply_to(last).as_bytes()).await;
+        }
+    }
+}
+
+fn json(report: &RunReport) -> serde_json::Value {
+    serde_json::to_value(report).unwrap_or(serde_json::Value::Null)
+}
+
+/// Sends a state to systemd when running under it; a no-op otherwise.
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        warn!(error = %e, "Cannot notify systemd.");
+    }
+}
+
+/// The systemd watchdog, pinged at half its interval while the main loop runs.
+struct Watchdog {
+    interval: Option<Duration>,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Watchdog {
+    fn from_env() -> Watchdog {
+        let mut usec = 0u64;
+        let enabled = sd_notify::watchdog_enabled(false, &mut usec);
+        let interval = enabled.then(|| Duration::from_micros(usec / 2));
+        Watchdog { interval, last: std::sync::Mutex::new(std::time::Instant::now()) }
+    }
+
+    fn ping_if_due(&self) {
+        let Some(interval) = self.interval else { return };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() >= interval {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+            *last = std::time::Instant::now();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Presenters: how command results look on a terminal.
+//!
+//! Command output goes to stdout through these functions; logging goes elsewhere. Colour is
+//! used only when stdout is a terminal and `NO_COLOR` is unset. JSON output is produced by the
+//! commands themselves from serialisable views, not here.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Catalog, Config};
+use crate::controls::{percentages, ControlState, Rate, Status};
+use crate::runner::RunReport;
+
+/// Whether stdout gets colour.
+pub(crate) fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Renders the status table: one block per CSF function, then the overall rates.
+pub(crate) fn status_table(
+    config: &Config,
+    states: &[ControlState],
+    since: &HashMap<String, DateTime<Utc>>,
+    now: DateTime<Utc>,
+    colour: bool,
+) -> String {
+    let catalog = Catalog::get(config.profile.catalog);
+    let rates = percentages(states, catalog);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "beweis status: {}, {} controls, evaluated {}\n",
+        config.profile.catalog.as_str(),
+        states.len(),
+        now.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    for (function, tally) in &rates.functions {
+        let members: Vec<&ControlState> =
+            states.iter().filter(|s| s.control.split('.').next() == Some(function)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let name = catalog
+            .functions()
+            .iter()
+            .find(|f| &f.id == function)
+            .map(|f| f.name.as_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{function}  {name:<10} proven {}  automated {}",
+            rate(&tally.all_proof),
+            rate(&tally.automated)
+        );
+        for state in members {
+            out.push_str(&control_line(state, since.get(&state.control), colour));
+        }
+        out.push('\n');
+    }
+    let overall = &rates.overall;
+    let _ = writeln!(out, "Overall   proven {}  = {}", rate(&overall.all_proof), rates.formula_all_proof);
+    let _ = writeln!(out, "       automated {}  = {}", rate(&overall.automated), rates.formula_automated);
+    out
+}
+
+fn control_line(state: &ControlState, since: Option<&DateTime<Utc>>, colour: bool) -> String {
+    let word = format!("{:<14}", state.status.as_str());
+    let word = if colour { paint(state.status, &word) } else { word };
+    let since = since.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let reason = truncate(&state.reason, 60);
+    format!("  {:<10} {word} {since:<16}  {reason}\n", state.control)
+}
+
+fn rate(rate: &Rate) -> String {
+    match rate.percent {
+        Some(p) => format!("{}/{} ({p:.1}%)", rate.numerator, rate.denominator),
+        None => format!("{}/{} (n/a)", rate.numerator, rate.denominator),
+    }
+}
+
+fn paint(status: Status, text: &str) -> String {
+    let code = match status {
+        Status::Passing => "32",
+        Status::Attested | Status::Inherited => "36",
+        Status::Failing | Status::Error => "31",
+        Status::Stale => "33",
+        Status::Unknown | Status::NotApplicable => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+/// One progress line for a finished run.
+pub(crate) fn run_line(report: &RunReport) -> String {
+    let mut line = format!(
+        "{:<20} {:<10} {} observation(s), {} failure(s), {} ms",
+        report.instance,
+        report.outcome.as_str(),
+        report.observations,
+        report.failures,
+        report.duration_ms
+    );
+    if let Some(error) = &report.error {
+        let _ = write!(line, "  ({})", truncate(error, 80));
+    }
+    line
+}

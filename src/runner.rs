@@ -1,0 +1,366 @@
+//! The one runner: executes an instance's collector under a timeout and a concurrency bound,
+//! stores the run in one transaction, and re-evaluates control statuses.
+//!
+//! The scheduler (`daemon`) and `collect now` (in-process, or through the daemon's socket) both
+//! call [`Runner::run_instance`], so a run behaves the same whichever way it was started. The
+//! runner owns the overlap rule (a run of an instance that is still running is skipped and
+//! recorded), the outcome rule (exactly one outcome per run, see [`outcome_of`]) and the
+//! evaluation after runs. It does not parse configuration or speak SQL.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedMutexGuard, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use crate::config::{Config, ControlId, Instance};
+use crate::controls::{self, ControlState, InstanceEvidence};
+use crate::evidence::{new_run_id, Outcome, RunRecord, Trigger};
+use crate::store::{ControlChange, Store};
+
+/// What one run ended in, as reported to callers and progress displays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunReport {
+    pub(crate) instance: String,
+    pub(crate) run_id: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) observations: usize,
+    pub(crate) failures: usize,
+    pub(crate) duration_ms: u64,
+    pub(crate) error: Option<String>,
+}
+
+/// Progress events of a collection, for terminals and the control socket.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum Progress {
+    RunStarted { instance: String },
+    RunFinished(RunReport),
+}
+
+/// A sink for progress events; collection never waits on it.
+pub(crate) type ProgressSink = tokio::sync::mpsc::UnboundedSender<Progress>;
+
+/// Executes runs and keeps control statuses current.
+pub(crate) struct Runner {
+    config: RwLock<Arc<Config>>,
+    store: Store,
+    key: SigningKey,
+    running: InstanceLocks,
+    permits: Arc<Semaphore>,
+    cancel: CancellationToken,
+}
+
+impl Runner {
+    /// A runner over `store`, signing checkpoints with `key`.
+    pub(crate) fn new(config: Arc<Config>, store: Store, key: SigningKey) -> Runner {
+        let permits = Arc::new(Semaphore::new(config.agent.max_concurrent_runs.max(1)));
+        Runner {
+            config: RwLock::new(config),
+            store,
+            key,
+            running: InstanceLocks::default(),
+            permits,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub(crate) fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces the configuration (SIGHUP); runs in progress finish with the old one.
+    pub(crate) fn replace_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    /// The store the runner writes to.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Cancelled to stop runs in progress (their outcome becomes `cancelled`).
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Runs the named instances (all when `names` is empty) concurrently, then re-evaluates
+    /// the controls once.
+    pub(crate) async fn run_many(
+        &self,
+        names: &[String],
+        trigger: Trigger,
+        progress: Option<&ProgressSink>,
+    ) -> anyhow::Result<Vec<RunReport>> {
+        let config = self.config();
+        let instances: Vec<&Instance> = if names.is_empty() {
+            config.instances.iter().collect()
+        } else {
+            config.instances.iter().filter(|i| names.contains(&i.name)).collect()
+        };
+        let runs = instances.iter().map(|i| self.run_instance(i, trigger, progress));
+        let reports = futures_util::future::join_all(runs).await;
+        let reports = reports.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        self.refresh_controls().await?;
+        Ok(reports)
+    }
+
+    /// Executes one run of `instance` and stores it; skips (and records) an overlapping run.
+    pub(crate) async fn run_instance(
+        &self,
+        instance: &Instance,
+        trigger: Trigger,
+        progress: Option<&ProgressSink>,
+    ) -> anyhow::Result<RunReport> {
+        let run_id = new_run_id();
+        let span = tracing::info_span!("run", instance = %instance.name, run_id = %run_id);
+        async {
+            let Some(_guard) = self.running.claim(&instance.name, trigger).await else {
+                return self.record_skipped(instance, run_id, trigger).await;
+            };
+            let _permit = self.permits.acquire().await.context("runner is shutting down")?;
+            if let Some(sink) = progress {
+                let _ = sink.send(Progress::RunStarted { instance: instance.name.clone() });
+            }
+            let report = self.execute(instance, run_id, trigger).await?;
+            if let Some(sink) = progress {
+                let _ = sink.send(Progress::RunFinished(report.clone()));
+            }
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn execute(
+        &self,
+        instance: &Instance,
+        run_id: String,
+        trigger: Trigger,
+    ) -> anyhow::Result<RunReport> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let config = self.config();
+        let ctx = collectors::Context {
+            now: started_at,
+            timeout: instance.timeout,
+            cancel: self.cancel.child_token(),
+            limits: collectors::Limits { max_read_bytes: config.agent.max_read_bytes },
+        };
+        let cancel = ctx.cancel.clone();
+        let collected = tokio::select! {
+            c = tokio::time::timeout(instance.timeout, collectors::collect(&instance.settings, &ctx))
+                => c.ok(),
+            () = cancel.cancelled() => None,
+        };
+        let (outcome, collection, error) = match collected {
+            Some(collection) => {
+                let (outcome, error) = outcome_of(&collection);
+                (outcome, collection, error)
+            }
+            None if self.cancel.is_cancelled() => {
+                (Outcome::Cancelled, Default::default(), Some("agent shutting down".to_owned()))
+            }
+            None => {
+                cancel.cancel();
+                let secs = instance.timeout.as_secs();
+                let error = Some(format!("run exceeded its timeout of {secs} s"));
+                (Outcome::TimedOut, Default::default(), error)
+            }
+        };
+        let record = RunRecord {
+            run_id,
+            instance: instance.name.clone(),
+            collector: instance.settings.kind().as_str().to_owned(),
+            collector_version: collectors::VERSION.to_owned(),
+            trigger,
+            started_at,
+            finished_at: Utc::now(),
+            outcome,
+            error,
+            failures: collection.failures,
+        };
+        self.store
+            .record_run(&record, &collection.observations, &self.key)
+            .await
+            .with_context(|| format!("storing run of instance {}", instance.name))?;
+        let report = report_of(&record, collection.observations.len(), clock);
+        log_finished(&report);
+        Ok(report)
+    }
+
+    async fn record_skipped(
+        &self,
+        instance: &Instance,
+        run_id: String,
+        trigger: Trigger,
+    ) -> anyhow::Result<RunReport> {
+        let now = Utc::now();
+        let record = RunRecord {
+            run_id,
+            instance: instance.name.clone(),
+            collector: instance.settings.kind().as_str().to_owned(),
+            collector_version: collectors::VERSION.to_owned(),
+            trigger,
+            started_at: now,
+            finished_at: now,
+            outcome: Outcome::Skipped,
+            error: Some("previous run still in progress".to_owned()),
+            failures: Vec::new(),
+        };
+        self.store.record_run(&record, &[], &self.key).await?;
+        warn!(outcome = "skipped", "Run skipped, previous run still in progress.");
+        Ok(report_of(&record, 0, Instant::now()))
+    }
+
+    /// Re-evaluates every control from the latest evidence and stores what changed.
+    pub(crate) async fn refresh_controls(&self) -> anyhow::Result<Vec<ControlState>> {
+        let config = self.config();
+        let now = Utc::now();
+        let states = evaluate_from_store(&config, &self.store, now).await?;
+        let changes: Vec<ControlChange> = states.iter().map(control_change).collect();
+        self.store.record_control_changes(&changes, now).await?;
+        Ok(states)
+    }
+}
+
+/// Evaluates all controls of `config` from what `store` holds, without writing.
+pub(crate) async fn evaluate_from_store(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<ControlState>> {
+    let mut evidence: HashMap<String, InstanceEvidence> = HashMap::new();
+    for instance in &config.instances {
+        if let Some(latest) = store.latest_evidence(&instance.name).await? {
+            evidence.insert(instance.name.clone(), latest);
+        }
+    }
+    let broken_pins = broken_pins(config);
+    let inputs = controls::Inputs { config, evidence: &evidence, broken_pins: &broken_pins, now };
+    Ok(controls::evaluate(inputs))
+}
+
+/// Attestations whose pinned document is missing or changed, by index.
+fn broken_pins(config: &Config) -> HashMap<usize, String> {
+    let mut broken = HashMap::new();
+    for (index, attestation) in config.attestations.iter().enumerate() {
+        let Some(document) = &attestation.document else { continue };
+        let path = document.path.display();
+        match file_sha256(&document.path) {
+            Ok(found) if found.eq_ignore_ascii_case(&document.sha256) => {}
+            Ok(_) => {
+                broken.insert(index, format!("document {path} changed since it was attested"));
+            }
+            Err(e) => {
+                broken.insert(index, format!("document {path} cannot be read: {e}"));
+            }
+        }
+    }
+    broken
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn control_change(state: &ControlState) -> ControlChange {
+    ControlChange {
+        control: state.control.clone(),
+        status: state.status.as_str().to_owned(),
+        reason: state.reason.clone(),
+        evidence: serde_json::to_value(&state.evidence).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// The outcome of a collection that finished in time: failures make it partial or failed.
+pub(crate) fn outcome_of(collection: &collectors::Collection) -> (Outcome, Option<String>) {
+    let failed = collection.failures.len();
+    if failed == 0 {
+        return (Outcome::Succeeded, None);
+    }
+    let first = &collection.failures[0];
+    let error = Some(format!(
+        "{failed} subject(s) failed; first: {}: {}",
+        first.subject, first.message
+    ));
+    if collection.observations.is_empty() {
+        (Outcome::Failed, error)
+    } else {
+        (Outcome::Partial, error)
+    }
+}
+
+fn report_of(record: &RunRecord, observations: usize, clock: Instant) -> RunReport {
+    RunReport {
+        instance: record.instance.clone(),
+        run_id: record.run_id.clone(),
+        outcome: record.outcome,
+        observations,
+        failures: record.failures.len(),
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error: record.error.clone(),
+    }
+}
+
+fn log_finished(report: &RunReport) {
+    let outcome = report.outcome.as_str();
+    let duration_ms = report.duration_ms;
+    match report.outcome {
+        Outcome::Succeeded => info!(outcome, duration_ms, "Run finished."),
+        _ => warn!(
+            outcome,
+            duration_ms,
+            error = report.error.as_deref().unwrap_or(""),
+            "Run did not succeed."
+        ),
+    }
+}
+
+/// Instances whose checks prove `control`.
+pub(crate) fn instances_for_control(config: &Config, control: &ControlId) -> Vec<String> {
+    let mut names: Vec<String> = config
+        .checks
+        .iter()
+        .filter(|c| c.controls.contains(control))
+        .map(|c| c.instance.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// One lock per instance: held while the instance runs.
+#[derive(Default)]
+struct InstanceLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl InstanceLocks {
+    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(name.to_owned()).or_default())
+    }
+
+    /// Claims the instance: a scheduled run gives up when it is busy (`None`), a manual one
+    /// waits for the run in progress, so that `collect now` always yields fresh evidence.
+    async fn claim(&self, name: &str, trigger: Trigger) -> Option<OwnedMutexGuard<()>> {
+        let lock = self.lock_for(name);
+        match trigger {
+            Trigger::Manual => Some(lock.lock_owned().await),
+            Trigger::Schedule | Trigger::CatchUp => lock.try_lock_owned().ok(),
+        }
+    }
+}

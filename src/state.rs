@@ -1,0 +1,124 @@
+//! The state directory: where the database, signing key, writer lock and control socket live.
+//!
+//! Resolution order: `--state-dir`, then `[agent] state_dir`, then systemd's `STATE_DIRECTORY`,
+//! then `/var/lib/beweis` for root, then `$XDG_STATE_HOME/beweis` or `~/.local/state/beweis`.
+//! The writer lock is an advisory lock on `writer.lock`: the daemon holds it for its lifetime,
+//! an in-process `collect now` for its collection, so exactly one process writes the log.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Paths inside one state directory.
+#[derive(Debug, Clone)]
+pub(crate) struct StateDir {
+    root: PathBuf,
+}
+
+/// Errors preparing the state directory or taking the writer lock.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    #[error("no state directory: set --state-dir, or HOME for a non-root user")]
+    NoDefault,
+    #[error("cannot create state directory {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error("another beweis process holds the writer lock {path} (waited {waited_secs} s)")]
+    Busy { path: PathBuf, waited_secs: u64 },
+}
+
+impl StateDir {
+    /// Resolves the state directory from the flag, the configuration and the environment.
+    pub(crate) fn resolve(
+        flag: Option<&Path>,
+        configured: Option<&Path>,
+    ) -> Result<StateDir, StateError> {
+        if let Some(dir) = flag.or(configured) {
+            return Ok(StateDir { root: dir.to_path_buf() });
+        }
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+            // systemd may pass several colon-separated directories; the first is ours.
+            let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+            return Ok(StateDir { root: PathBuf::from(first) });
+        }
+        if is_root() {
+            return Ok(StateDir { root: PathBuf::from("/var/lib/beweis") });
+        }
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .ok_or(StateError::NoDefault)?;
+        Ok(StateDir { root: base.join("beweis") })
+    }
+
+    /// Creates the directory (mode 0700) if it does not exist.
+    pub(crate) fn ensure(&self) -> Result<(), StateError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(|source| StateError::Create { path: self.root.clone(), source })
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn database(&self) -> PathBuf {
+        self.root.join("evidence.db")
+    }
+
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.root.join("control.sock")
+    }
+
+    pub(crate) fn public_key(&self) -> PathBuf {
+        self.root.join("signing.pub")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.root.join("writer.lock")
+    }
+
+    /// Takes the writer lock, waiting up to `wait`; `None` when another process holds it.
+    pub(crate) fn try_lock_writer(&self, wait: Duration) -> Result<WriterLock, StateError> {
+        let path = self.lock_path();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Lock { path: path.clone(), source })?;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriterLock { _file: file }),
+                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    let waited_secs = started.elapsed().as_secs();
+                    return Err(StateError::Busy { path, waited_secs });
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(StateError::Lock { path, source });
+                }
+            }
+        }
+    }
+}
+
+/// The held writer lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub(crate) struct WriterLock {
+    _file: File,
+}
+
+/// Whether the process runs with effective uid 0.
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -1,0 +1,239 @@
+//! The evidence store: the one place in beweis that speaks SQL.
+//!
+//! This module owns the SQLite database: opening it (the writer creates and migrates it, readers
+//! only open an existing one), appending runs with their observations and log leaves plus a
+//! signed checkpoint in one transaction ([`log`]), the mutable control status table and its
+//! append-only history ([`controls`]), the queries behind `status` and `evidence` ([`read`]),
+//! and `verify`, which recomputes the whole log from the stored rows ([`verify`]).
+//!
+//! It does not decide what the bytes of a record are (`evidence` does: leaves, payloads, Merkle
+//! hashing, checkpoints), does not judge evidence (`controls`), and does not load keys (`keys`):
+//! callers pass the signing or verifying key in.
+//!
+//! Database rules: WAL journal, `synchronous=FULL`, a 30 s busy timeout, foreign keys on, and
+//! every writing transaction starts with `BEGIN IMMEDIATE`, so concurrent writers (the daemon
+//! and a `collect now` that fell back to running in-process) wait for each other instead of
+//! failing, and log sequence numbers, allocated inside that transaction, can never fork.
+//! Migrations are embedded and run by [`Store::open`] only.
+
+mod controls;
+mod log;
+mod read;
+mod rows;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+pub(crate) use controls::{ControlChange, StoredControlStatus, Transition};
+pub(crate) use log::RunReceipt;
+pub(crate) use read::{Counts, ObservationDetail, ObservationFilter, ObservationRow, RunRow};
+pub(crate) use verify::{Tamper, VerifyReport};
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a caller waits for this handle's connection, which one task holds at a time.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Why the store could not do what was asked. A tampered log is not an error: `verify`
+/// reports it as a [`Tamper`] value.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// A reader was pointed at a database that does not exist.
+    #[error("no evidence collected yet: database {path} does not exist")]
+    Missing { path: PathBuf },
+    /// The database file could not be inspected.
+    #[error("inspect database {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// SQLite could not open the database.
+    #[error("open database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    /// The embedded migrations could not be applied.
+    #[error("migrate database {path}: {source}")]
+    Migrate { path: PathBuf, source: MigrateError },
+    /// A reader found a schema other than the one this binary was built for.
+    #[error(
+        "database {path} has schema version {found}, this beweis expects {expected}; \
+         start the daemon (or run a collection) once to migrate it"
+    )]
+    Schema {
+        path: PathBuf,
+        found: i64,
+        expected: i64,
+    },
+    /// A statement failed.
+    #[error("{action}: {source}")]
+    Sql {
+        action: &'static str,
+        source: sqlx::Error,
+    },
+    /// A stored value could not be decoded; `verify` names the record in detail.
+    #[error("stored {record} is unreadable: {reason}")]
+    Corrupt { record: String, reason: String },
+    /// The log head is inconsistent, so the writer refuses to append to it.
+    #[error("the evidence log is inconsistent ({reason}); run `beweis verify`")]
+    Inconsistent { reason: String },
+}
+
+/// A handle on the evidence database: either the writer (one connection, migrated) or a
+/// reader (read-only connection).
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database for writing, creating and migrating it as needed.
+    pub(crate) async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = connect_options(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = connect(path, options).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.into(),
+                source,
+            })?;
+        Ok(Store {
+            pool,
+            path: path.into(),
+        })
+    }
+
+    /// Opens an existing database read-only, for `status`, `evidence` and `verify`.
+    pub(crate) async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path: path.into() });
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.into(),
+                    source,
+                })
+            }
+        }
+        let options = connect_options(path)
+            .read_only(true)
+            .create_if_missing(false);
+        let store = Store {
+            pool: connect(path, options).await?,
+            path: path.into(),
+        };
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// The database file this handle reads or writes.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits for running statements and closes the connection; later calls on this handle
+    /// (or its clones) fail.
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a writing transaction that holds the write lock from its first statement.
+    async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sql("begin write transaction"))
+    }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let found = applied_version(&self.pool).await?;
+        if found != expected {
+            return Err(StoreError::Schema {
+                path: self.path.clone(),
+                found,
+                expected,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+}
+
+async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Open {
+            path: path.into(),
+            source,
+        })
+}
+
+/// The newest applied migration, 0 when the database has none.
+async fn applied_version(pool: &SqlitePool) -> Result<i64, StoreError> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+         WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(sql("read schema"))?;
+    if !has_table {
+        return Ok(0);
+    }
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .map_err(sql("read schema version"))?;
+    Ok(version.unwrap_or(0))
+}
+
+/// Wraps a sqlx error with what the store was doing.
+fn sql(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Sql { action, source }
+}
+
+/// A stored signed integer as an unsigned count or position; the schema's CHECK constraints
+/// keep them non-negative, anything else reads as corrupt.
+fn to_u64(value: i64, record: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt {
+        record: record.into(),
+        reason: format!("{value} < 0"),
+    })
+}
+
+/// A log position or size as SQLite's integer; logs never reach 2^63 records.
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).expect("log positions stay below 2^63")
+}
+
+/// The connection inside a transaction, for helpers that run several statements on it.
+type Conn = SqliteConnection;

@@ -1,0 +1,97 @@
+//! The command line on a fresh machine: the embedded default, config errors, exit codes.
+
+use crate::support::{stderr, stdout, Home};
+
+#[test]
+fn collect_now_on_the_embedded_default_gives_real_statuses() {
+    assert!(
+        !std::path::Path::new("/etc/beweis/beweis.toml").exists(),
+        "this test needs the embedded default: move /etc/beweis/beweis.toml away"
+    );
+    let home = Home::new();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .arg("--state-dir")
+        .arg(home.state())
+        .args(["collect", "now"])
+        .output()
+        .expect("run beweis");
+    let table = stdout(&output);
+    assert!(output.status.success(), "exit {}: {}", output.status, stderr(&output));
+    assert!(table.contains("nist-csf-1.1"), "{table}");
+    let words = ["passing", "failing", "error", "stale"];
+    let decided = table.lines().filter(|l| words.iter().any(|w| l.contains(w))).count();
+    assert!(decided >= 3, "expected real statuses, got:\n{table}");
+    assert!(table.contains("Overall"), "{table}");
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .arg("--state-dir")
+        .arg(home.state())
+        .arg("verify")
+        .output()
+        .expect("run verify");
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
+#[test]
+fn three_config_mistakes_give_three_located_errors_and_store_nothing() {
+    let home = Home::new();
+    home.write(
+        "beweis.toml",
+        r#"[profile]
+catalog = "nist-csf-1.1"
+
+[[instance]]
+name = "doc"
+collector = "file"
+schedule = "0 25 * * *"
+params = { paths = ["/etc/hostname"] }
+
+[[check]]
+name = "present"
+instance = "doc"
+judgement = "exists"
+max_age_hours = 24
+controls = ["PR.DS-02"]
+colour = "blue"
+"#,
+    );
+    let output = home.run(&["collect", "now"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let errors: Vec<String> = stderr(&output)
+        .lines()
+        .filter(|l| l.contains("beweis.toml:"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(errors.iter().any(|e| e.contains(":7:") && e.contains("schedule")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e.contains(":15:") && e.contains("2.0")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e.contains(":16:1") && e.contains("colour")), "{errors:#?}");
+    assert!(!home.state().join("evidence.db").exists(), "nothing may be stored");
+    let check = home.run(&["check-config"]);
+    assert_eq!(check.status.code(), Some(3));
+}
+
+#[test]
+fn check_config_accepts_the_shipped_examples() {
+    for example in ["config/default.toml", "config/examples/minimal.toml"] {
+        let path = crate::support::repo().join(example);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+            .arg("--config")
+            .arg(&path)
+            .arg("check-config")
+            .output()
+            .expect("run beweis");
+        assert!(output.status.success(), "{example}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn an_unknown_instance_is_a_usage_error() {
+    let home = Home::new();
+    home.write(
+        "beweis.toml",
+        "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n",
+    );
+    let output = home.run(&["collect", "now", "--instance", "nope"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no instance named \"nope\""), "{}", stderr(&output));
+}

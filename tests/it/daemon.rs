@@ -1,0 +1,139 @@
+//! The daemon end to end: scheduled runs of real `file`, `command` and `http` instances, a
+//! watched file that changes, and the observation, check and control status following it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{wait_for, Home, HttpServer};
+
+const RESPONSE: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
+    Strict-Transport-Security: max-age=31536000\r\nConnection: close\r\n\r\nok";
+
+fn config(home: &Home, port: u16) -> String {
+    let policy = home.path("policy.md");
+    format!(
+        r#"[profile]
+catalog = "nist-csf-1.1"
+scope = ["PR.IP-1", "PR.PT-1", "PR.DS-2"]
+
+[[instance]]
+name = "policy"
+collector = "file"
+schedule = "* * * * *"
+params = {{ paths = ["{policy}"], patterns = {{ approved = "^Status: approved" }} }}
+
+[[instance]]
+name = "uname"
+collector = "command"
+schedule = "* * * * *"
+params = {{ argv = ["uname", "-s"], regex = {{ kernel = "^(\\w+)" }} }}
+
+[[instance]]
+name = "web"
+collector = "http"
+schedule = "* * * * *"
+params = {{ url = "http://127.0.0.1:{port}/" }}
+
+[[check]]
+name = "policy-approved"
+instance = "policy"
+judgement = "file_matches"
+params = {{ pattern = "approved" }}
+max_age_hours = 1
+controls = ["PR.IP-1"]
+
+[[check]]
+name = "kernel-linux"
+instance = "uname"
+judgement = "fact_equals"
+params = {{ pointer = "/facts/kernel", value = "Linux" }}
+max_age_hours = 1
+controls = ["PR.PT-1"]
+
+[[check]]
+name = "web-hsts"
+instance = "web"
+judgement = "header_present"
+params = {{ header = "strict-transport-security" }}
+max_age_hours = 1
+controls = ["PR.DS-2"]
+"#,
+        policy = policy.display()
+    )
+}
+
+fn control(status: &Value, id: &str) -> Value {
+    status["controls"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["control"] == id))
+        .cloned()
+        .unwrap_or_else(|| panic!("no control {id} in {status}"))
+}
+
+fn policy_observations(home: &Home) -> Vec<Value> {
+    let list = home.json(&["evidence", "list", "--instance", "policy", "--json", "--limit", "100"]);
+    list.as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn scheduled_runs_follow_a_changed_file() {
+    let server = HttpServer::start(RESPONSE);
+    let home = Home::new();
+    home.write("policy.md", "# Incident response plan\nStatus: approved\n");
+    home.write("beweis.toml", &config(&home, server.port));
+    let daemon = home.daemon();
+
+    // First run: the catch-up run at start. Second: the next minute boundary.
+    let limit = Duration::from_secs(90);
+    wait_for("two policy runs", limit, || policy_observations(&home).len() >= 2);
+    let status = home.json(&["status", "--json"]);
+    let before = control(&status, "PR.IP-1");
+    assert_eq!(before["status"], "passing", "{before}");
+    assert_eq!(control(&status, "PR.PT-1")["status"], "passing");
+    assert_eq!(control(&status, "PR.DS-2")["status"], "passing");
+    let since_before = before["since"].as_str().expect("since set").to_owned();
+    let first_digest = policy_observations(&home)[0]["payload_sha256"].clone();
+
+    home.write("policy.md", "# Incident response plan\nStatus: draft\n");
+    let seen = policy_observations(&home).len();
+    wait_for("a third policy run", limit, || policy_observations(&home).len() > seen);
+    let newest = &policy_observations(&home)[0];
+    assert_ne!(newest["payload_sha256"], first_digest, "the observation must change");
+
+    wait_for("PR.IP-1 to fail", Duration::from_secs(10), || {
+        control(&home.json(&["status", "--json"]), "PR.IP-1")["status"] == "failing"
+    });
+    let after = control(&home.json(&["status", "--json"]), "PR.IP-1");
+    assert!(after["reason"].as_str().unwrap_or("").contains("pattern did not match"), "{after}");
+    let since_after = after["since"].as_str().expect("since set");
+    assert!(since_after > since_before.as_str(), "since must move: {since_before} → {since_after}");
+
+    daemon.signal("TERM");
+    let mut daemon = daemon;
+    let status = daemon.child.wait().expect("daemon exits");
+    assert!(status.success(), "daemon exit {status}: {}", home.daemon_log());
+    let verify = home.run(&["verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+#[test]
+fn a_bad_reload_keeps_the_running_configuration() {
+    let server = HttpServer::start(RESPONSE);
+    let home = Home::new();
+    home.write("policy.md", "Status: approved\n");
+    home.write("beweis.toml", &config(&home, server.port));
+    let daemon = home.daemon();
+    home.write("beweis.toml", "[profile]\ncatalog = \"nist-csf-9\"\n");
+    daemon.signal("HUP");
+    wait_for("the reload error in the log", Duration::from_secs(10), || {
+        home.daemon_log().contains("Configuration reload failed")
+    });
+    // The daemon still answers and collects with the old configuration.
+    home.write("beweis.toml", &config(&home, server.port));
+    let output = home.run(&["collect", "now", "--instance", "policy", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let reply: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(reply["runs"][0]["instance"], "policy");
+    assert!(home.daemon_log().contains("catalog"), "{}", home.daemon_log());
+}
