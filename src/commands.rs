@@ -61,7 +61,8 @@ fn select_instances(config: &Config, args: &CollectNow) -> anyhow::Result<Vec<St
         if config.instance(name).is_none() {
             let known: Vec<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
             let known = known.join(", ");
-            let message = format!("no instance named {name:?} in {} (known: {known})", config.source);
+            let message =
+                format!("no instance named {name:?} in {} (known: {known})", config.source);
             return Err(UsageError(message).into());
         }
         names.push(name.clone());
@@ -149,7 +150,9 @@ async fn collect_in_process(
                 Progress::RunStarted { instance } if progress => {
                     eprintln!("collecting {instance} …")
                 }
-                Progress::RunFinished(report) if progress => eprintln!("{}", output::run_line(&report)),
+                Progress::RunFinished(report) if progress => {
+                    eprintln!("{}", output::run_line(&report))
+                }
                 _ => {}
             }
         }
@@ -169,12 +172,8 @@ async fn evaluate_read_only(
     let now = Utc::now();
     if !state.database().exists() {
         let empty = HashMap::new();
-        let inputs = crate::controls::Inputs {
-            config,
-            evidence: &empty,
-            broken_pins: &HashMap::new(),
-            now,
-        };
+        let inputs =
+            crate::controls::Inputs { config, evidence: &empty, broken_pins: &HashMap::new(), now };
         return Ok((crate::controls::evaluate(inputs), HashMap::new()));
     }
     let store = Store::open_read_only(&state.database()).await?;
@@ -220,7 +219,8 @@ pub(crate) async fn status(config: Config, state: StateDir, json_out: bool) -> a
         });
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
-        let table = output::status_table(&config, &states, &since, Utc::now(), output::use_colour());
+        let table =
+            output::status_table(&config, &states, &since, Utc::now(), output::use_colour());
         print!("{table}");
     }
     Ok(exit::OK)
@@ -231,7 +231,8 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
     let store = open_existing(&state).await?;
     match what {
         EvidenceCommand::List { instance, limit, json } => {
-            let filter = ObservationFilter { instance: instance.clone(), since: None, limit: *limit };
+            let filter =
+                ObservationFilter { instance: instance.clone(), since: None, limit: *limit };
             let rows = store.observations(&filter).await?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -298,7 +299,8 @@ pub(crate) async fn export(config: Config, state: StateDir, out: &Path) -> anyho
         None
     };
     let salt = feed::load_or_create_salt(state.root())?;
-    let document = feed::StatusDocument::build(&config, &states, &since, checkpoint.as_ref(), &salt);
+    let document =
+        feed::StatusDocument::build(&config, &states, &since, checkpoint.as_ref(), &salt);
     let path = feed::write_atomically(out, "status.json", &serde_json::to_vec_pretty(&document)?)?;
     println!("wrote {}", path.display());
     Ok(exit::OK)
@@ -328,4 +330,17 @@ pub(crate) fn check_config(config: &Config, json_out: bool) -> anyhow::Result<u8
         )?;
     }
     Ok(exit::OK)
+}
+
+/// `beweis check-config --json` on an invalid configuration: the errors as data.
+pub(crate) fn config_errors_json(errors: &crate::config::ConfigErrors) -> anyhow::Result<u8> {
+    let list: Vec<serde_json::Value> = errors
+        .0
+        .iter()
+        .map(|e| {
+            json!({ "file": e.source, "line": e.line, "column": e.column, "message": e.message })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&json!({ "errors": list }))?);
+    Ok(exit::CONFIG)
 }

@@ -30,11 +30,7 @@ pub(crate) const PUBLIC_FILE: &str = "signing.pub";
 pub(crate) enum KeyError {
     /// Reading, writing or syncing a key file or the state directory failed.
     #[error("{action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: io::Error },
     /// The secret key file is readable or writable by group or others.
     #[error(
         "signing key {path} has mode {mode:04o}, which grants access to group or others; \
@@ -74,10 +70,7 @@ pub(crate) fn load_or_create(state_dir: &Path) -> Result<SigningKey, KeyError> {
 /// Loads a public key from a `.pub` file: 64 hex characters, surrounding whitespace allowed.
 pub(crate) fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
     let text = fs::read_to_string(path).map_err(|source| io_error("read", path, source))?;
-    parse_public(text.trim()).map_err(|reason| KeyError::Public {
-        path: path.into(),
-        reason,
-    })
+    parse_public(text.trim()).map_err(|reason| KeyError::Public { path: path.into(), reason })
 }
 
 /// The key's fingerprint: the key id that checkpoints carry.
@@ -86,11 +79,7 @@ pub(crate) fn fingerprint(key: &VerifyingKey) -> String {
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> KeyError {
-    KeyError::Io {
-        action,
-        path: path.into(),
-        source,
-    }
+    KeyError::Io { action, path: path.into(), source }
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), KeyError> {
@@ -104,28 +93,19 @@ fn ensure_dir(dir: &Path) -> Result<(), KeyError> {
 
 fn read_secret(path: &Path) -> Result<SigningKey, KeyError> {
     let mut file = File::open(path).map_err(|source| io_error("open", path, source))?;
-    let meta = file
-        .metadata()
-        .map_err(|source| io_error("inspect", path, source))?;
+    let meta = file.metadata().map_err(|source| io_error("inspect", path, source))?;
     if !meta.is_file() {
         return Err(KeyError::NotAFile { path: path.into() });
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions {
-            path: path.into(),
-            mode,
-        });
+        return Err(KeyError::Permissions { path: path.into(), mode });
     }
     if meta.len() != 32 {
-        return Err(KeyError::Length {
-            path: path.into(),
-            len: meta.len(),
-        });
+        return Err(KeyError::Length { path: path.into(), len: meta.len() });
     }
     let mut seed = [0u8; 32];
-    file.read_exact(&mut seed)
-        .map_err(|source| io_error("read", path, source))?;
+    file.read_exact(&mut seed).map_err(|source| io_error("read", path, source))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -199,9 +179,8 @@ fn sync_dir(dir: &Path) -> Result<(), KeyError> {
 
 fn parse_public(text: &str) -> Result<VerifyingKey, String> {
     let bytes = hex::decode(text).map_err(|e| format!("not hex: {e}"))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("expected 32 bytes, found {}", b.len()))?;
+    let bytes: [u8; 32] =
+        bytes.try_into().map_err(|b: Vec<u8>| format!("expected 32 bytes, found {}", b.len()))?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid ed25519 public key".to_string())
 }
 
@@ -212,11 +191,7 @@ mod tests {
     use super::*;
 
     fn mode_of(path: &Path) -> u32 {
-        fs::metadata(path)
-            .expect("file exists")
-            .permissions()
-            .mode()
-            & 0o7777
+        fs::metadata(path).expect("file exists").permissions().mode() & 0o7777
     }
 
     #[test]
@@ -262,10 +237,7 @@ mod tests {
         let secret = dir.path().join(SECRET_FILE);
         fs::set_permissions(&secret, fs::Permissions::from_mode(0o640)).expect("chmod");
         let err = load_or_create(dir.path()).expect_err("group-readable key refused");
-        assert!(
-            matches!(err, KeyError::Permissions { mode: 0o640, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, KeyError::Permissions { mode: 0o640, .. }), "{err:?}");
         let message = err.to_string();
         assert!(message.contains(&secret.display().to_string()), "{message}");
         assert!(message.contains("0640"), "{message}");
@@ -285,10 +257,7 @@ mod tests {
     fn refuses_a_directory_in_place_of_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(dir.path().join(SECRET_FILE))
-            .expect("mkdir");
+        fs::DirBuilder::new().mode(0o700).create(dir.path().join(SECRET_FILE)).expect("mkdir");
         let err = load_or_create(dir.path()).expect_err("directory refused");
         assert!(matches!(err, KeyError::NotAFile { .. }), "{err:?}");
     }
@@ -301,10 +270,7 @@ mod tests {
         assert!(matches!(load_public(&path), Err(KeyError::Public { .. })));
         fs::write(&path, "abcd\n").expect("write");
         let err = load_public(&path).expect_err("short key");
-        assert!(
-            err.to_string().contains("expected 32 bytes, found 2"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("expected 32 bytes, found 2"), "{err}");
         let missing = load_public(&dir.path().join("missing.pub")).expect_err("missing");
         assert!(missing.to_string().contains("missing.pub"), "{missing}");
         let key = SigningKey::from_bytes(&[9; 32]).verifying_key();

@@ -45,7 +45,13 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let config = config::load(cli.config.as_deref())?;
+    let config = match (config::load(cli.config.as_deref()), &cli.command) {
+        (Ok(config), _) => config,
+        (Err(errors), Command::CheckConfig(flag)) if flag.json => {
+            return commands::config_errors_json(&errors);
+        }
+        (Err(errors), _) => return Err(errors.into()),
+    };
     let state = || StateDir::resolve(cli.state_dir.as_deref(), config.agent.state_dir.as_deref());
     match &cli.command {
         Command::Collect { what: CollectCommand::Now(args) } => {
@@ -72,7 +78,10 @@ fn report(error: &anyhow::Error) -> u8 {
     if let Some(errors) = error.downcast_ref::<ConfigErrors>() {
         eprintln!("{errors}");
         let count = errors.0.len();
-        eprintln!("error: configuration invalid ({count} error{})", if count == 1 { "" } else { "s" });
+        eprintln!(
+            "error: configuration invalid ({count} error{})",
+            if count == 1 { "" } else { "s" }
+        );
         return exit::CONFIG;
     }
     eprintln!("error: {error:#}");

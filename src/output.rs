@@ -61,8 +61,18 @@ pub(crate) fn status_table(
         out.push('\n');
     }
     let overall = &rates.overall;
-    let _ = writeln!(out, "Overall   proven {}  = {}", rate(&overall.all_proof), rates.formula_all_proof);
-    let _ = writeln!(out, "       automated {}  = {}", rate(&overall.automated), rates.formula_automated);
+    let _ = writeln!(
+        out,
+        "Overall   proven {}  = {}",
+        rate(&overall.all_proof),
+        rates.formula_all_proof
+    );
+    let _ = writeln!(
+        out,
+        "       automated {}  = {}",
+        rate(&overall.automated),
+        rates.formula_automated
+    );
     out
 }
 

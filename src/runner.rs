@@ -158,8 +158,7 @@ impl Runner {
         };
         let cancel = ctx.cancel.clone();
         let collected = tokio::select! {
-            c = tokio::time::timeout(instance.timeout, collectors::collect(&instance.settings, &ctx))
-                => c.ok(),
+            c = tokio::time::timeout(instance.timeout, collect(instance, &ctx)) => c.ok(),
             () = cancel.cancelled() => None,
         };
         let (outcome, collection, error) = match collected {
@@ -233,6 +232,11 @@ impl Runner {
     }
 }
 
+/// Runs the instance's collector.
+async fn collect(instance: &Instance, ctx: &collectors::Context) -> collectors::Collection {
+    collectors::collect(&instance.settings, ctx).await
+}
+
 /// Evaluates all controls of `config` from what `store` holds, without writing.
 pub(crate) async fn evaluate_from_store(
     config: &Config,
@@ -292,10 +296,8 @@ pub(crate) fn outcome_of(collection: &collectors::Collection) -> (Outcome, Optio
         return (Outcome::Succeeded, None);
     }
     let first = &collection.failures[0];
-    let error = Some(format!(
-        "{failed} subject(s) failed; first: {}: {}",
-        first.subject, first.message
-    ));
+    let error =
+        Some(format!("{failed} subject(s) failed; first: {}: {}", first.subject, first.message));
     if collection.observations.is_empty() {
         (Outcome::Failed, error)
     } else {

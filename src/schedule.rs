@@ -46,11 +46,7 @@ pub(crate) enum ScheduleError {
     #[error("unknown shorthand `{name}` (known: @hourly, @daily, @weekly, @monthly, @yearly)")]
     Shorthand { name: String },
     #[error("{field} field `{text}`: {problem}")]
-    Field {
-        field: &'static str,
-        text: String,
-        problem: String,
-    },
+    Field { field: &'static str, text: String, problem: String },
     #[error("never fires (no date matches all fields)")]
     NeverFires,
     #[error("unknown time zone `{name}` (use an IANA name such as `Europe/Berlin`, or `UTC`)")]
@@ -64,9 +60,8 @@ impl Schedule {
         timezone: &str,
         splay_secs: u64,
     ) -> Result<Schedule, ScheduleError> {
-        let tz: Tz = timezone.parse().map_err(|_| ScheduleError::TimeZone {
-            name: timezone.to_owned(),
-        })?;
+        let tz: Tz =
+            timezone.parse().map_err(|_| ScheduleError::TimeZone { name: timezone.to_owned() })?;
         let fields = split_fields(expr)?;
         let rules = build_rules(&fields)?;
         let schedule = Schedule {
@@ -83,10 +78,7 @@ impl Schedule {
     /// calendar the crate covers has no more matching times.
     pub(crate) fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = after.with_timezone(&self.timezone);
-        self.rules
-            .iter()
-            .filter_map(|rule| first_after(rule, &local, after))
-            .min()
+        self.rules.iter().filter_map(|rule| first_after(rule, &local, after)).min()
     }
 
     /// The largest random delay to add to each scheduled time.
@@ -121,19 +113,16 @@ fn first_after(
     local: &DateTime<Tz>,
     after: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    rule.after(local)
-        .take(3)
-        .map(|t| t.with_timezone(&Utc))
-        .find(|t| *t > after)
+    rule.after(local).take(3).map(|t| t.with_timezone(&Utc)).find(|t| *t > after)
 }
 
 /// The five crontab fields, shorthands expanded.
 fn split_fields(expr: &str) -> Result<[String; 5], ScheduleError> {
     let expr = expr.trim();
     let expanded = match expr.strip_prefix('@') {
-        Some(name) => shorthand(name).ok_or_else(|| ScheduleError::Shorthand {
-            name: expr.to_owned(),
-        })?,
+        Some(name) => {
+            shorthand(name).ok_or_else(|| ScheduleError::Shorthand { name: expr.to_owned() })?
+        }
         None => expr,
     };
     let parts: Vec<&str> = expanded.split_whitespace().collect();
@@ -163,31 +152,14 @@ struct FieldSpec {
     names: &'static [&'static str],
 }
 
-const MINUTE: FieldSpec = FieldSpec {
-    name: "minute",
-    min: 0,
-    max: 59,
-    names: &[],
-};
-const HOUR: FieldSpec = FieldSpec {
-    name: "hour",
-    min: 0,
-    max: 23,
-    names: &[],
-};
-const DAY_OF_MONTH: FieldSpec = FieldSpec {
-    name: "day-of-month",
-    min: 1,
-    max: 31,
-    names: &[],
-};
+const MINUTE: FieldSpec = FieldSpec { name: "minute", min: 0, max: 59, names: &[] };
+const HOUR: FieldSpec = FieldSpec { name: "hour", min: 0, max: 23, names: &[] };
+const DAY_OF_MONTH: FieldSpec = FieldSpec { name: "day-of-month", min: 1, max: 31, names: &[] };
 const MONTH: FieldSpec = FieldSpec {
     name: "month",
     min: 1,
     max: 12,
-    names: &[
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ],
+    names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
 };
 const DAY_OF_WEEK: FieldSpec = FieldSpec {
     name: "day-of-week",
@@ -217,11 +189,7 @@ fn build_rules(fields: &[String; 5]) -> Result<Vec<cron::Schedule>, ScheduleErro
     let head = format!("0 {} {}", numbers(&minute), numbers(&hour));
     let month = numbers(&month);
     let texts = if dom.starred || dow.starred {
-        vec![format!(
-            "{head} {} {month} {}",
-            numbers(&dom),
-            weekdays(&dow)
-        )]
+        vec![format!("{head} {} {month} {}", numbers(&dom), weekdays(&dow))]
     } else {
         vec![
             format!("{head} {} {month} *", numbers(&dom)),
@@ -233,34 +201,25 @@ fn build_rules(fields: &[String; 5]) -> Result<Vec<cron::Schedule>, ScheduleErro
 
 /// Hands a translated expression to the crate; its syntax was checked field by field already.
 fn crate_schedule(text: &str) -> Result<cron::Schedule, ScheduleError> {
-    text.parse()
-        .map_err(|err: cron::error::Error| ScheduleError::Field {
-            field: "translated",
-            text: text.to_owned(),
-            problem: err.to_string().to_lowercase(),
-        })
+    text.parse().map_err(|err: cron::error::Error| ScheduleError::Field {
+        field: "translated",
+        text: text.to_owned(),
+        problem: err.to_string().to_lowercase(),
+    })
 }
 
 fn numbers(set: &FieldSet) -> String {
     if set.full {
         return "*".to_owned();
     }
-    set.values
-        .iter()
-        .map(u8::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    set.values.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn weekdays(set: &FieldSet) -> String {
     if set.full {
         return "*".to_owned();
     }
-    set.values
-        .iter()
-        .map(|&day| WEEKDAY_NAMES[usize::from(day)])
-        .collect::<Vec<_>>()
-        .join(",")
+    set.values.iter().map(|&day| WEEKDAY_NAMES[usize::from(day)]).collect::<Vec<_>>().join(",")
 }
 
 /// Day-of-week with 7 folded onto 0 (Sunday).
@@ -275,11 +234,8 @@ fn parse_weekdays(text: &str) -> Result<FieldSet, ScheduleError> {
 }
 
 fn parse_field(text: &str, spec: &FieldSpec) -> Result<FieldSet, ScheduleError> {
-    let error = |problem: String| ScheduleError::Field {
-        field: spec.name,
-        text: text.to_owned(),
-        problem,
-    };
+    let error =
+        |problem: String| ScheduleError::Field { field: spec.name, text: text.to_owned(), problem };
     let mut values = Vec::new();
     for item in text.split(',') {
         values.extend(parse_item(item, spec).map_err(error)?);
@@ -287,11 +243,7 @@ fn parse_field(text: &str, spec: &FieldSpec) -> Result<FieldSet, ScheduleError> 
     values.sort_unstable();
     values.dedup();
     let full = values.len() == usize::from(spec.max - spec.min) + 1;
-    Ok(FieldSet {
-        values,
-        starred: text.starts_with('*'),
-        full,
-    })
+    Ok(FieldSet { values, starred: text.starts_with('*'), full })
 }
 
 /// One list item: `*`, `N`, `N-M`, each optionally followed by `/STEP`.
@@ -350,10 +302,7 @@ fn not_a_value(text: &str, spec: &FieldSpec) -> String {
     if spec.names.is_empty() {
         format!("`{text}` is not a number")
     } else {
-        format!(
-            "`{text}` is neither a number nor a name ({})",
-            spec.names.join(", ")
-        )
+        format!("`{text}` is neither a number nor a name ({})", spec.names.join(", "))
     }
 }
 
@@ -362,9 +311,7 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("test time is rfc 3339")
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text).expect("test time is rfc 3339").with_timezone(&Utc)
     }
 
     /// The next `n` times after `start`, written in the schedule's own time zone.
@@ -375,19 +322,13 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..n {
             at = schedule.next_after(at).expect("schedule fires again");
-            out.push(
-                at.with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M %a %Z")
-                    .to_string(),
-            );
+            out.push(at.with_timezone(&tz).format("%Y-%m-%d %H:%M %a %Z").to_string());
         }
         out
     }
 
     fn error(expr: &str) -> String {
-        Schedule::parse(expr, "UTC", 0)
-            .expect_err("expression is invalid")
-            .to_string()
+        Schedule::parse(expr, "UTC", 0).expect_err("expression is invalid").to_string()
     }
 
     #[test]
@@ -411,11 +352,7 @@ mod tests {
         // that are also Mondays.
         assert_eq!(
             next_times("0 0 */10 * mon", "UTC", "2024-01-01T00:00:00Z", 3),
-            [
-                "2024-03-11 00:00 Mon UTC",
-                "2024-04-01 00:00 Mon UTC",
-                "2024-07-01 00:00 Mon UTC"
-            ]
+            ["2024-03-11 00:00 Mon UTC", "2024-04-01 00:00 Mon UTC", "2024-07-01 00:00 Mon UTC"]
         );
     }
 
@@ -435,33 +372,17 @@ mod tests {
     #[test]
     fn sunday_is_0_and_7() {
         let expected = ["2024-01-07 00:00 Sun UTC", "2024-01-14 00:00 Sun UTC"];
-        assert_eq!(
-            next_times("0 0 * * 0", "UTC", "2024-01-01T00:00:00Z", 2),
-            expected
-        );
-        assert_eq!(
-            next_times("0 0 * * 7", "UTC", "2024-01-01T00:00:00Z", 2),
-            expected
-        );
-        assert_eq!(
-            next_times("0 0 * * sun", "UTC", "2024-01-01T00:00:00Z", 2),
-            expected
-        );
-        assert_eq!(
-            next_times("@weekly", "UTC", "2024-01-01T00:00:00Z", 2),
-            expected
-        );
+        assert_eq!(next_times("0 0 * * 0", "UTC", "2024-01-01T00:00:00Z", 2), expected);
+        assert_eq!(next_times("0 0 * * 7", "UTC", "2024-01-01T00:00:00Z", 2), expected);
+        assert_eq!(next_times("0 0 * * sun", "UTC", "2024-01-01T00:00:00Z", 2), expected);
+        assert_eq!(next_times("@weekly", "UTC", "2024-01-01T00:00:00Z", 2), expected);
     }
 
     #[test]
     fn weekday_lists_ranges_and_steps_are_translated() {
         assert_eq!(
             next_times("0 12 * * 0,6", "UTC", "2024-01-01T00:00:00Z", 3),
-            [
-                "2024-01-06 12:00 Sat UTC",
-                "2024-01-07 12:00 Sun UTC",
-                "2024-01-13 12:00 Sat UTC"
-            ]
+            ["2024-01-06 12:00 Sat UTC", "2024-01-07 12:00 Sun UTC", "2024-01-13 12:00 Sat UTC"]
         );
         assert_eq!(
             next_times("0 12 * * */2", "UTC", "2024-01-01T00:00:00Z", 5),
@@ -475,25 +396,15 @@ mod tests {
         );
         assert_eq!(
             next_times("0 12 * * 5-7", "UTC", "2024-01-01T00:00:00Z", 3),
-            [
-                "2024-01-05 12:00 Fri UTC",
-                "2024-01-06 12:00 Sat UTC",
-                "2024-01-07 12:00 Sun UTC"
-            ]
+            ["2024-01-05 12:00 Fri UTC", "2024-01-06 12:00 Sat UTC", "2024-01-07 12:00 Sun UTC"]
         );
     }
 
     #[test]
     fn yearly_on_new_year() {
         let expected = ["2025-01-01 00:00 Wed UTC", "2026-01-01 00:00 Thu UTC"];
-        assert_eq!(
-            next_times("0 0 1 1 *", "UTC", "2024-06-01T00:00:00Z", 2),
-            expected
-        );
-        assert_eq!(
-            next_times("@yearly", "UTC", "2024-06-01T00:00:00Z", 2),
-            expected
-        );
+        assert_eq!(next_times("0 0 1 1 *", "UTC", "2024-06-01T00:00:00Z", 2), expected);
+        assert_eq!(next_times("@yearly", "UTC", "2024-06-01T00:00:00Z", 2), expected);
     }
 
     #[test]
@@ -502,11 +413,7 @@ mod tests {
         // in UTC.
         assert_eq!(
             next_times("30 2 * * 1-5", "Europe/Berlin", "2024-03-28T12:00:00Z", 3),
-            [
-                "2024-03-29 02:30 Fri CET",
-                "2024-04-01 02:30 Mon CEST",
-                "2024-04-02 02:30 Tue CEST",
-            ]
+            ["2024-03-29 02:30 Fri CET", "2024-04-01 02:30 Mon CEST", "2024-04-02 02:30 Tue CEST",]
         );
         let schedule = Schedule::parse("30 2 * * 1-5", "Europe/Berlin", 0).expect("valid");
         assert_eq!(
@@ -519,11 +426,7 @@ mod tests {
     fn a_time_missing_on_the_spring_day_is_skipped() {
         assert_eq!(
             next_times("30 2 * * *", "Europe/Berlin", "2024-03-29T12:00:00Z", 3),
-            [
-                "2024-03-30 02:30 Sat CET",
-                "2024-04-01 02:30 Mon CEST",
-                "2024-04-02 02:30 Tue CEST",
-            ]
+            ["2024-03-30 02:30 Sat CET", "2024-04-01 02:30 Mon CEST", "2024-04-02 02:30 Tue CEST",]
         );
     }
 
@@ -545,11 +448,7 @@ mod tests {
     fn hourly_skips_the_repeated_hour() {
         assert_eq!(
             next_times("@hourly", "Europe/Berlin", "2024-10-26T23:30:00Z", 3),
-            [
-                "2024-10-27 02:00 Sun CEST",
-                "2024-10-27 03:00 Sun CET",
-                "2024-10-27 04:00 Sun CET"
-            ]
+            ["2024-10-27 02:00 Sun CEST", "2024-10-27 03:00 Sun CET", "2024-10-27 04:00 Sun CET"]
         );
     }
 
@@ -581,30 +480,15 @@ mod tests {
                 "0 0 * * * *",
                 "expected 5 fields (minute hour day-of-month month day-of-week), found 6",
             ),
-            (
-                "* * *",
-                "expected 5 fields (minute hour day-of-month month day-of-week), found 3",
-            ),
-            (
-                "",
-                "expected 5 fields (minute hour day-of-month month day-of-week), found 0",
-            ),
+            ("* * *", "expected 5 fields (minute hour day-of-month month day-of-week), found 3"),
+            ("", "expected 5 fields (minute hour day-of-month month day-of-week), found 0"),
             ("60 * * * *", "minute field `60`: 60 is out of range 0-59"),
             ("0 24 * * *", "hour field `24`: 24 is out of range 0-23"),
-            (
-                "0 0 0 * *",
-                "day-of-month field `0`: 0 is out of range 1-31",
-            ),
+            ("0 0 0 * *", "day-of-month field `0`: 0 is out of range 1-31"),
             ("0 0 * 13 *", "month field `13`: 13 is out of range 1-12"),
             ("0 0 * * 8", "day-of-week field `8`: 8 is out of range 0-7"),
-            (
-                "0 0 * * 1-300",
-                "day-of-week field `1-300`: 300 is out of range 0-7",
-            ),
-            (
-                "0 0 * * 5-1",
-                "day-of-week field `5-1`: range 5-1 runs backwards",
-            ),
+            ("0 0 * * 1-300", "day-of-week field `1-300`: 300 is out of range 0-7"),
+            ("0 0 * * 5-1", "day-of-week field `5-1`: range 5-1 runs backwards"),
             ("*/0 * * * *", "minute field `*/0`: step must be at least 1"),
             ("0 0 1,,2 * *", "day-of-month field `1,,2`: empty list item"),
             ("x * * * *", "minute field `x`: `x` is not a number"),
@@ -627,11 +511,6 @@ mod tests {
     #[test]
     fn unknown_time_zone_is_an_error() {
         let err = Schedule::parse("@daily", "Europe/Atlantis", 0).expect_err("unknown zone");
-        assert_eq!(
-            err,
-            ScheduleError::TimeZone {
-                name: "Europe/Atlantis".into()
-            }
-        );
+        assert_eq!(err, ScheduleError::TimeZone { name: "Europe/Atlantis".into() });
     }
 }

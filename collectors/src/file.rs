@@ -46,6 +46,15 @@ pub struct FileConfig {
     /// The most bytes of each file searched for patterns and the review date; the digest always
     /// covers the whole file. Default: the run's byte budget.
     pub max_bytes: Option<u64>,
+    /// Whether to open and hash the files (default true). `false` reports metadata only (mode,
+    /// owner, size, times), which needs no read permission: the way to observe `/etc/shadow`'s
+    /// mode as an unprivileged agent.
+    #[serde(default = "default_true")]
+    pub content: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Validated settings of a `file` instance.
@@ -72,6 +81,10 @@ impl FileConfig {
         if self.max_bytes == Some(0) {
             errors.push(ParamError::new("max_bytes", "must be greater than 0"));
         }
+        if !self.content && !(patterns.is_empty() && matches!(reviewed, ReviewRule::Default)) {
+            let message = "patterns and reviewed_pattern need the content: remove content = false";
+            errors.push(ParamError::new("content", message));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -79,6 +92,7 @@ impl FileConfig {
             patterns,
             reviewed,
             max_bytes: self.max_bytes,
+            content: self.content,
         };
         Ok(FileSettings {
             targets,
@@ -131,6 +145,8 @@ struct ContentRules {
     patterns: BTreeMap<String, Regex>,
     reviewed: ReviewRule,
     max_bytes: Option<u64>,
+    /// Whether regular files are opened and hashed.
+    content: bool,
 }
 
 /// How the review date is found.
@@ -438,7 +454,7 @@ fn inspect(
     if meta.is_dir() && origin == Origin::Glob {
         return Inspected::SkippedDir;
     }
-    if !meta.is_file() {
+    if !meta.is_file() || !rules.content {
         let facts = Value::Object(metadata_facts(&meta, is_symlink));
         return Inspected::Seen {
             facts,
@@ -737,6 +753,24 @@ mod tests {
             .find(|l| l.starts_with("Uid:"))
             .expect("uid line");
         uid_line.split_whitespace().nth(2) == Some("0")
+    }
+
+    #[tokio::test]
+    async fn metadata_only_needs_no_read_permission() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shadow");
+        write(&path, "root:*:19000::::::\n", 0o000);
+        let collection = run(json!({ "paths": [path], "content": false })).await;
+        let facts = &only_observation(&collection).facts;
+        assert_eq!(facts["mode"], "0000");
+        assert_eq!(facts["size"], 19);
+        assert!(facts.get("sha256").is_none(), "content must not be read: {facts}");
+        let config: FileConfig = serde_json::from_value(
+            json!({ "paths": ["/etc/x"], "content": false, "patterns": { "a": "b" } }),
+        )
+        .expect("deserialize");
+        let errors = config.validate().expect_err("patterns need content");
+        assert_eq!(errors[0].key, "content");
     }
 
     #[tokio::test]

@@ -131,27 +131,18 @@ impl Catalog {
 
 /// The function a control belongs to: the part of its id before the first dot (`PR`).
 pub(crate) fn function_of(id: &ControlId) -> &str {
-    id.0.split_once('.')
-        .map_or(id.0.as_str(), |(function, _)| function)
+    id.0.split_once('.').map_or(id.0.as_str(), |(function, _)| function)
 }
 
 /// The CSF 2.0 ids that intersect CSF 1.1 id `id` (a function, category or subcategory), in
 /// crosswalk order; empty when the crosswalk has none.
 pub(crate) fn crosswalk_1_1_to_2_0(id: &str) -> Vec<&'static str> {
-    CROSSWALK
-        .iter()
-        .filter(|(old, _)| old == id)
-        .map(|(_, new)| new.as_str())
-        .collect()
+    CROSSWALK.iter().filter(|(old, _)| old == id).map(|(_, new)| new.as_str()).collect()
 }
 
 /// The CSF 1.1 ids that intersect CSF 2.0 id `id`, in crosswalk order.
 pub(crate) fn crosswalk_2_0_to_1_1(id: &str) -> Vec<&'static str> {
-    CROSSWALK
-        .iter()
-        .filter(|(_, new)| new == id)
-        .map(|(old, _)| old.as_str())
-        .collect()
+    CROSSWALK.iter().filter(|(_, new)| new == id).map(|(old, _)| old.as_str()).collect()
 }
 
 /// The controls (subcategories) of catalog `to` that intersect control `id` of the other
@@ -220,26 +211,18 @@ struct MappingFile {
 fn load_catalog(id: CatalogId, json: &str) -> Catalog {
     let file: CatalogFile = serde_json::from_str(json).expect("embedded catalog is valid json");
     assert_eq!(file.catalog, id.as_str(), "embedded catalog names itself");
-    let mut catalog = Catalog {
-        functions: Vec::new(),
-        categories: Vec::new(),
-        controls: Vec::new(),
-    };
+    let mut catalog =
+        Catalog { functions: Vec::new(), categories: Vec::new(), controls: Vec::new() };
     for function in file.functions {
         for category in function.categories {
             catalog.categories.push(category.id);
-            catalog
-                .controls
-                .extend(category.subcategories.into_iter().map(|s| ControlEntry {
-                    id: s.id,
-                    title: s.title,
-                    function: function.id.clone(),
-                }));
+            catalog.controls.extend(category.subcategories.into_iter().map(|s| ControlEntry {
+                id: s.id,
+                title: s.title,
+                function: function.id.clone(),
+            }));
         }
-        catalog.functions.push(FunctionEntry {
-            id: function.id,
-            name: function.name,
-        });
+        catalog.functions.push(FunctionEntry { id: function.id, name: function.name });
     }
     catalog
 }
@@ -247,10 +230,7 @@ fn load_catalog(id: CatalogId, json: &str) -> Catalog {
 fn load_crosswalk() -> Vec<(String, String)> {
     let file: CrosswalkFile =
         serde_json::from_str(CROSSWALK_JSON).expect("embedded crosswalk is valid json");
-    file.mappings
-        .into_iter()
-        .map(|m| (m.csf_1_1, m.csf_2_0))
-        .collect()
+    file.mappings.into_iter().map(|m| (m.csf_1_1, m.csf_2_0)).collect()
 }
 
 #[cfg(test)]
@@ -297,11 +277,7 @@ mod tests {
             let catalog = Catalog::get(id);
             let mut seen = HashSet::new();
             for control in catalog.controls() {
-                assert!(
-                    seen.insert(control.id.as_str()),
-                    "{id}: {} twice",
-                    control.id
-                );
+                assert!(seen.insert(control.id.as_str()), "{id}: {} twice", control.id);
                 let control_id = ControlId(control.id.clone());
                 assert_eq!(function_of(&control_id), control.function, "{}", control.id);
                 assert!(!control.title.is_empty(), "{}: empty title", control.id);
@@ -348,25 +324,13 @@ mod tests {
     #[test]
     fn crosswalk_answers_both_ways() {
         assert_eq!(crosswalk_1_1_to_2_0("PR.DS-2"), ["PR.DS-02"]);
-        assert_eq!(
-            crosswalk_1_1_to_2_0("PR.DS-5"),
-            ["PR.DS-01", "PR.DS-02", "PR.DS-10"]
-        );
+        assert_eq!(crosswalk_1_1_to_2_0("PR.DS-5"), ["PR.DS-01", "PR.DS-02", "PR.DS-10"]);
         assert_eq!(crosswalk_2_0_to_1_1("PR.DS-02"), ["PR.DS-2", "PR.DS-5"]);
         assert!(crosswalk_1_1_to_2_0("XX.YY-1").is_empty());
         // Category-level targets are not controls and are left out of counterparts.
-        assert_eq!(
-            crosswalk_1_1_to_2_0("ID.GV-1"),
-            ["GV.PO", "GV.PO-01", "GV.PO-02"]
-        );
-        assert_eq!(
-            counterparts("ID.GV-1", CatalogId::Csf20),
-            ["GV.PO-01", "GV.PO-02"]
-        );
-        assert_eq!(
-            counterparts("PR.DS-02", CatalogId::Csf11),
-            ["PR.DS-2", "PR.DS-5"]
-        );
+        assert_eq!(crosswalk_1_1_to_2_0("ID.GV-1"), ["GV.PO", "GV.PO-01", "GV.PO-02"]);
+        assert_eq!(counterparts("ID.GV-1", CatalogId::Csf20), ["GV.PO-01", "GV.PO-02"]);
+        assert_eq!(counterparts("PR.DS-02", CatalogId::Csf11), ["PR.DS-2", "PR.DS-5"]);
     }
 
     #[test]

@@ -51,11 +51,7 @@ pub(crate) fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
 
 /// Parses and validates configuration text; `source` names it in errors.
 pub(crate) fn parse_str(text: &str, source: &str) -> Result<Config, ConfigErrors> {
-    let mut parser = Parser {
-        text,
-        source,
-        errors: Vec::new(),
-    };
+    let mut parser = Parser { text, source, errors: Vec::new() };
     let document = match ImDocument::parse(text) {
         Ok(document) => document,
         Err(err) => {
@@ -88,11 +84,7 @@ impl std::fmt::Display for ConfigError {
         if self.line == 0 {
             write!(f, "{}: {}", self.source, self.message)
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.source, self.line, self.column, self.message
-            )
+            write!(f, "{}:{}:{}: {}", self.source, self.line, self.column, self.message)
         }
     }
 }
@@ -100,11 +92,7 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn render(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// The largest configuration file read; anything longer is refused, not truncated.
@@ -117,25 +105,16 @@ const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 const MAX_SPLAY_SECS: u64 = 24 * 60 * 60;
 const MAX_AGE_HOURS_LIMIT: u64 = 10 * 366 * 24;
 
-const TOP_LEVEL_KEYS: [&str; 6] = [
-    "agent",
-    "profile",
-    "instance",
-    "check",
-    "attestation",
-    "inherited",
-];
+const TOP_LEVEL_KEYS: [&str; 6] =
+    ["agent", "profile", "instance", "check", "attestation", "inherited"];
 
 fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     let source = path.display().to_string();
     match read_text(path) {
         Ok(text) => parse_str(&text, &source),
-        Err(message) => Err(ConfigErrors(vec![ConfigError {
-            source,
-            line: 0,
-            column: 0,
-            message,
-        }])),
+        Err(message) => {
+            Err(ConfigErrors(vec![ConfigError { source, line: 0, column: 0, message }]))
+        }
     }
 }
 
@@ -338,36 +317,15 @@ impl Parser<'_> {
             None => (None, None),
         };
         let index = self.instance_index(&sections.instances);
-        let instances = sections
-            .instances
-            .iter()
-            .filter_map(|e| self.instance(e))
-            .collect();
+        let instances = sections.instances.iter().filter_map(|e| self.instance(e)).collect();
         self.reject_duplicate_names("check", sections.checks.iter().map(|e| &e.item));
         let rules = rules.as_ref();
-        let checks = sections
-            .checks
-            .iter()
-            .filter_map(|e| self.check(e, &index, rules))
-            .collect();
-        let attestations = sections
-            .attestations
-            .iter()
-            .filter_map(|e| self.attestation(e, rules))
-            .collect();
-        let inherited = sections
-            .inherited
-            .iter()
-            .filter_map(|e| self.inherited(e, rules))
-            .collect();
-        Parts {
-            agent,
-            profile,
-            instances,
-            checks,
-            attestations,
-            inherited,
-        }
+        let checks = sections.checks.iter().filter_map(|e| self.check(e, &index, rules)).collect();
+        let attestations =
+            sections.attestations.iter().filter_map(|e| self.attestation(e, rules)).collect();
+        let inherited =
+            sections.inherited.iter().filter_map(|e| self.inherited(e, rules)).collect();
+        Parts { agent, profile, instances, checks, attestations, inherited }
     }
 
     fn finish(self, parts: Parts) -> Result<Config, ConfigErrors> {
@@ -422,10 +380,7 @@ impl Parser<'_> {
             if !TOP_LEVEL_KEYS.contains(&key) {
                 let span = root.key(key).and_then(|k| k.span());
                 let known = TOP_LEVEL_KEYS.join(", ");
-                self.error(
-                    span,
-                    format!("unknown top-level key `{key}`, expected one of {known}"),
-                );
+                self.error(span, format!("unknown top-level key `{key}`, expected one of {known}"));
             }
         }
     }
@@ -451,10 +406,7 @@ impl Parser<'_> {
             }
             _ => {
                 let span = root.key(key).and_then(|k| k.span());
-                self.error(
-                    span,
-                    format!("`{key}` must be an array of tables, written [[{key}]]"),
-                );
+                self.error(span, format!("`{key}` must be an array of tables, written [[{key}]]"));
                 return Vec::new();
             }
         };
@@ -515,12 +467,8 @@ impl Parser<'_> {
             1024,
             "max_concurrent_runs",
         );
-        let bytes = self.bounded(
-            raw.max_read_bytes,
-            DEFAULT_MAX_READ_BYTES,
-            u64::MAX,
-            "max_read_bytes",
-        );
+        let bytes =
+            self.bounded(raw.max_read_bytes, DEFAULT_MAX_READ_BYTES, u64::MAX, "max_read_bytes");
         Agent {
             state_dir,
             max_concurrent_runs: usize::try_from(runs).unwrap_or(1024),
@@ -575,14 +523,7 @@ impl Parser<'_> {
             in_scope: scope.iter().map(|c| c.0.clone()).collect(),
             not_applicable: excluded,
         };
-        (
-            Some(Profile {
-                catalog,
-                scope,
-                not_applicable,
-            }),
-            Some(rules),
-        )
+        (Some(Profile { catalog, scope, not_applicable }), Some(rules))
     }
 
     fn not_applicable(
@@ -615,10 +556,7 @@ impl Parser<'_> {
                 self.error(Some(entry.control.span()), message);
                 continue;
             }
-            out.push(NotApplicable {
-                control,
-                justification,
-            });
+            out.push(NotApplicable { control, justification });
         }
         out
     }
@@ -684,10 +622,7 @@ impl Parser<'_> {
         for id in list.get_ref() {
             match self.control_id(rules.catalog, id) {
                 Some(control) if out.contains(&control) => {
-                    self.error(
-                        Some(id.span()),
-                        format!("control `{control}` is listed twice"),
-                    );
+                    self.error(Some(id.span()), format!("control `{control}` is listed twice"));
                     ok = false;
                 }
                 Some(control) => match scope_problem(rules, &control) {
@@ -718,14 +653,10 @@ impl Parser<'_> {
             let Some(name) = table.get("name").and_then(Item::as_str) else {
                 continue;
             };
-            let kind = table
-                .get("collector")
-                .and_then(Item::as_str)
-                .and_then(CollectorKind::from_name);
+            let kind =
+                table.get("collector").and_then(Item::as_str).and_then(CollectorKind::from_name);
             let params = table.get("params").cloned();
-            index
-                .entry(name.to_owned())
-                .or_insert(InstanceInfo { kind, params });
+            index.entry(name.to_owned()).or_insert(InstanceInfo { kind, params });
         }
         index
     }
@@ -739,9 +670,7 @@ impl Parser<'_> {
             let Some(name) = value.as_str() else {
                 continue;
             };
-            let line = value
-                .span()
-                .map_or(1, |s| line_column(self.text, s.start).0);
+            let line = value.span().map_or(1, |s| line_column(self.text, s.start).0);
             match first.get(name) {
                 Some(at) => {
                     let message =
@@ -791,10 +720,7 @@ impl Parser<'_> {
 
     fn schedule(&mut self, raw: &InstanceConfig) -> Option<Schedule> {
         let expr = raw.schedule.get_ref();
-        let timezone = raw
-            .timezone
-            .as_ref()
-            .map_or("UTC", |tz| tz.get_ref().as_str());
+        let timezone = raw.timezone.as_ref().map_or("UTC", |tz| tz.get_ref().as_str());
         let splay = match &raw.splay_secs {
             Some(splay) if *splay.get_ref() > MAX_SPLAY_SECS => {
                 let message = format!("splay_secs must be at most {MAX_SPLAY_SECS}");
@@ -843,9 +769,7 @@ impl Parser<'_> {
             }
             Err(ParamsProblem::Invalid(errors)) => {
                 for err in errors {
-                    let span = params
-                        .and_then(|p| param_span(p, &err.key))
-                        .or(fallback.clone());
+                    let span = params.and_then(|p| param_span(p, &err.key)).or(fallback.clone());
                     self.error(span, format!("params.{}: {}", err.key, err.message));
                 }
                 None
@@ -889,9 +813,8 @@ impl Parser<'_> {
             Some(item) => Some(item.clone().into_value().ok()?),
             None => None,
         };
-        let empty = params
-            .as_ref()
-            .is_none_or(|p| p.as_inline_table().is_some_and(|t| t.is_empty()));
+        let empty =
+            params.as_ref().is_none_or(|p| p.as_inline_table().is_some_and(|t| t.is_empty()));
         let alternative = match &params {
             None => Some(Value::InlineTable(InlineTable::new())),
             Some(_) => None,
@@ -905,15 +828,8 @@ impl Parser<'_> {
                 return self.judgement_values(table, judgement);
             }
         }
-        let fallback = table
-            .get("params")
-            .and_then(Item::span)
-            .or(Some(name.span()));
-        self.de_error(
-            &format!("judgement `{}`: ", name.get_ref()),
-            &first,
-            fallback,
-        );
+        let fallback = table.get("params").and_then(Item::span).or(Some(name.span()));
+        self.de_error(&format!("judgement `{}`: ", name.get_ref()), &first, fallback);
         None
     }
 
@@ -947,11 +863,7 @@ impl Parser<'_> {
         let Some(info) = index.get(instance) else {
             let mut known: Vec<&str> = index.keys().map(String::as_str).collect();
             known.sort_unstable();
-            let known = if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            };
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
             let message = format!("no instance named `{instance}` (instances: {known})");
             self.error(Some(raw.instance.span()), message);
             return false;
@@ -989,17 +901,12 @@ impl Parser<'_> {
             .and_then(Item::as_table_like)
             .and_then(|p| p.get("patterns"))
             .and_then(Item::as_table_like);
-        let names: Vec<&str> = defined
-            .map(|t| t.iter().map(|(k, _)| k).collect())
-            .unwrap_or_default();
+        let names: Vec<&str> =
+            defined.map(|t| t.iter().map(|(k, _)| k).collect()).unwrap_or_default();
         if names.contains(&pattern) {
             return true;
         }
-        let names = if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        };
+        let names = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
         let message = format!(
             "pattern `{pattern}` is not defined in the patterns of instance `{instance}` \
              (defined: {names})"
@@ -1010,9 +917,7 @@ impl Parser<'_> {
 
     fn max_age(&mut self, hours: &Spanned<u64>) -> Option<chrono::Duration> {
         let value = *hours.get_ref();
-        let duration = i64::try_from(value)
-            .ok()
-            .and_then(chrono::Duration::try_hours);
+        let duration = i64::try_from(value).ok().and_then(chrono::Duration::try_hours);
         match duration {
             Some(duration) if (1..=MAX_AGE_HOURS_LIMIT).contains(&value) => Some(duration),
             _ => {
@@ -1072,10 +977,8 @@ impl Parser<'_> {
         if !digest_ok {
             self.error(Some(raw.sha256.span()), sha256_message(sha256));
         }
-        (path_ok && digest_ok).then(|| PinnedDocument {
-            path: path.clone(),
-            sha256: sha256.to_ascii_lowercase(),
-        })
+        (path_ok && digest_ok)
+            .then(|| PinnedDocument { path: path.clone(), sha256: sha256.to_ascii_lowercase() })
     }
 
     fn inherited(
@@ -1115,9 +1018,7 @@ impl Parser<'_> {
                 4 | 7 => b == b'-',
                 _ => b.is_ascii_digit(),
             });
-        let parsed = shaped
-            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-            .flatten();
+        let parsed = shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
         if parsed.is_none() {
             let message = format!("{key} `{text}` is not a date (expected YYYY-MM-DD)");
             self.error(Some(value.span()), message);
@@ -1146,24 +1047,14 @@ fn control_problem(catalog: CatalogId, id: &str) -> Option<String> {
         ));
     }
     if this.is_category(id) || this.is_function(id) {
-        let what = if this.is_category(id) {
-            "category"
-        } else {
-            "function"
-        };
+        let what = if this.is_category(id) { "category" } else { "function" };
         return Some(format!(
             "`{id}` is a {what} of {catalog}, not a control; list its subcategories instead"
         ));
     }
-    let near = this
-        .controls()
-        .iter()
-        .find(|c| c.id.eq_ignore_ascii_case(id));
+    let near = this.controls().iter().find(|c| c.id.eq_ignore_ascii_case(id));
     Some(match near {
-        Some(near) => format!(
-            "unknown control `{id}` in {catalog}; did you mean `{}`?",
-            near.id
-        ),
+        Some(near) => format!("unknown control `{id}` in {catalog}; did you mean `{}`?", near.id),
         None => format!("unknown control `{id}` in {catalog}"),
     })
 }
@@ -1171,9 +1062,7 @@ fn control_problem(catalog: CatalogId, id: &str) -> Option<String> {
 /// Why a catalog control cannot be proven under this profile, if it cannot.
 fn scope_problem(rules: &ScopeRules, control: &ControlId) -> Option<String> {
     if rules.not_applicable.contains(&control.0) {
-        return Some(format!(
-            "control `{control}` is not_applicable in [profile]"
-        ));
+        return Some(format!("control `{control}` is not_applicable in [profile]"));
     }
     if !rules.in_scope.contains(&control.0) {
         return Some(format!("control `{control}` is not in the profile's scope"));
@@ -1251,23 +1140,17 @@ fn collector_settings(kind: CollectorKind, params: Value) -> Result<Settings, Pa
         CollectorKind::File => {
             let raw = collectors::file::FileConfig::deserialize(params.into_deserializer());
             let raw = raw.map_err(ParamsProblem::Shape)?;
-            raw.validate()
-                .map(Settings::File)
-                .map_err(ParamsProblem::Invalid)
+            raw.validate().map(Settings::File).map_err(ParamsProblem::Invalid)
         }
         CollectorKind::Command => {
             let raw = collectors::command::CommandConfig::deserialize(params.into_deserializer());
             let raw = raw.map_err(ParamsProblem::Shape)?;
-            raw.validate()
-                .map(Settings::Command)
-                .map_err(ParamsProblem::Invalid)
+            raw.validate().map(Settings::Command).map_err(ParamsProblem::Invalid)
         }
         CollectorKind::Http => {
             let raw = collectors::http::HttpConfig::deserialize(params.into_deserializer());
             let raw = raw.map_err(ParamsProblem::Shape)?;
-            raw.validate()
-                .map(Settings::Http)
-                .map_err(ParamsProblem::Invalid)
+            raw.validate().map(Settings::Http).map_err(ParamsProblem::Invalid)
         }
     }
 }
@@ -1347,12 +1230,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parser messages may span lines; errors are one line each.
 fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// The field names of a derived struct `T`, read from what its `Deserialize` impl asks for.
@@ -1397,11 +1275,9 @@ mod tests {
     fn errors(text: &str) -> Vec<String> {
         match parse_str(text, "test.toml") {
             Ok(_) => Vec::new(),
-            Err(errors) => errors
-                .0
-                .iter()
-                .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
-                .collect(),
+            Err(errors) => {
+                errors.0.iter().map(|e| format!("{}:{}: {}", e.line, e.column, e.message)).collect()
+            }
         }
     }
 
@@ -1492,22 +1368,11 @@ expires = "2026-06-30"
         assert_eq!(config.agent.state_dir, None);
         assert_eq!(config.profile.catalog, CatalogId::Csf11);
         let scope: Vec<&str> = config.profile.scope.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(
-            scope,
-            ["ID.AM-2", "PR.AC-1", "PR.AC-2", "PR.DS-2"],
-            "catalog order"
-        );
+        assert_eq!(scope, ["ID.AM-2", "PR.AC-1", "PR.AC-2", "PR.DS-2"], "catalog order");
         assert_eq!(config.profile.not_applicable[0].control.0, "PR.IP-5");
         let kinds: Vec<CollectorKind> =
             config.instances.iter().map(|i| i.settings.kind()).collect();
-        assert_eq!(
-            kinds,
-            [
-                CollectorKind::File,
-                CollectorKind::Command,
-                CollectorKind::Http
-            ]
-        );
+        assert_eq!(kinds, [CollectorKind::File, CollectorKind::Command, CollectorKind::Http]);
         let kernel = config.instance("kernel").expect("kernel instance");
         assert_eq!(kernel.timeout, Duration::from_secs(10));
         assert_eq!(kernel.schedule.timezone(), "Europe/Berlin");
@@ -1520,15 +1385,9 @@ expires = "2026-06-30"
         assert!(matches!(config.checks[1].judgement, Judgement::Exists));
         assert_eq!(config.checks[0].max_age, chrono::Duration::hours(2));
         let attestation = &config.attestations[0];
-        assert_eq!(
-            attestation.date,
-            NaiveDate::from_ymd_opt(2025, 1, 15).expect("date")
-        );
+        assert_eq!(attestation.date, NaiveDate::from_ymd_opt(2025, 1, 15).expect("date"));
         let pin = attestation.document.as_ref().expect("pinned document");
-        assert_eq!(
-            pin.sha256,
-            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-        );
+        assert_eq!(pin.sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
         assert_eq!(
             config.inherited[0].expires,
             NaiveDate::from_ymd_opt(2026, 6, 30).expect("date")
@@ -1576,10 +1435,8 @@ controls = ["ID.AM-2", "PR.XX-9"]
         let text = "[profile]\ncatalog = \"nist-csf-1.1\"\n\n[agnet]\nmax_concurrent_runs = 2\n";
         assert_eq!(
             errors(text),
-            [
-                "4:2: unknown top-level key `agnet`, expected one of agent, profile, instance, \
-              check, attestation, inherited"
-            ]
+            ["4:2: unknown top-level key `agnet`, expected one of agent, profile, instance, \
+              check, attestation, inherited"]
         );
     }
 
@@ -1588,26 +1445,20 @@ controls = ["ID.AM-2", "PR.XX-9"]
         let old = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"PR.DS-02\"]\n";
         assert_eq!(
             errors(old),
-            [
-                "3:10: `PR.DS-02` is a NIST CSF 2.0 id; this profile uses nist-csf-1.1 \
-              (counterpart: PR.DS-2, PR.DS-5)"
-            ]
+            ["3:10: `PR.DS-02` is a NIST CSF 2.0 id; this profile uses nist-csf-1.1 \
+              (counterpart: PR.DS-2, PR.DS-5)"]
         );
         let new = "[profile]\ncatalog = \"nist-csf-2.0\"\nscope = [\"GV.OC-01\", \"PR.DS-2\"]\n";
         assert_eq!(
             errors(new),
-            [
-                "3:22: `PR.DS-2` is a NIST CSF 1.1 id; this profile uses nist-csf-2.0 \
-              (counterpart: PR.DS-02)"
-            ]
+            ["3:22: `PR.DS-2` is a NIST CSF 1.1 id; this profile uses nist-csf-2.0 \
+              (counterpart: PR.DS-02)"]
         );
         let unmapped = "[profile]\ncatalog = \"nist-csf-2.0\"\nscope = [\"RC.CO-2\"]\n";
         assert_eq!(
             errors(unmapped),
-            [
-                "3:10: `RC.CO-2` is a NIST CSF 1.1 id; this profile uses nist-csf-2.0 \
-              (the crosswalk has no counterpart)"
-            ]
+            ["3:10: `RC.CO-2` is a NIST CSF 1.1 id; this profile uses nist-csf-2.0 \
+              (the crosswalk has no counterpart)"]
         );
     }
 
@@ -1616,10 +1467,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
         let text = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"PR.AC-1\",\n[[check]]\n";
         let found = errors(text);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].starts_with("4:3: invalid array; expected `]`"),
-            "{found:?}"
-        );
+        assert!(found[0].starts_with("4:3: invalid array; expected `]`"), "{found:?}");
         assert!(!found[0].contains('\n'));
     }
 
@@ -1791,21 +1639,13 @@ controls = ["ID.AM-2", "PR.XX-9"]
                 r#"path = "policy.md""#,
                 "document path must be absolute",
             ),
-            (
-                r#"signer = "Jana""#,
-                r#"signer = """#,
-                "signer must not be empty",
-            ),
+            (r#"signer = "Jana""#, r#"signer = """#, "signer must not be empty"),
             (
                 r#"catalog = "nist-csf-1.1""#,
                 "catalog = \"nist-csf-1.1\"\nlevel = 3",
                 "unknown key `level` in [profile], expected one of catalog, scope, not_applicable",
             ),
-            (
-                "splay_secs = 120",
-                "splay_secs = -1",
-                "invalid value: integer `-1`, expected u64",
-            ),
+            ("splay_secs = 120", "splay_secs = -1", "invalid value: integer `-1`, expected u64"),
         ];
         for (from, to, message) in cases {
             let text = valid_with(from, to);
@@ -1825,10 +1665,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
 
     #[test]
     fn param_errors_point_into_params() {
-        let text = valid_with(
-            "paths = [\"/etc/passwd\"]",
-            "paths = [\"/etc/passwd\", \"passwd\"]",
-        );
+        let text = valid_with("paths = [\"/etc/passwd\"]", "paths = [\"/etc/passwd\", \"passwd\"]");
         let found = errors(&text);
         assert_eq!(
             found,
@@ -1842,10 +1679,8 @@ controls = ["ID.AM-2", "PR.XX-9"]
                     .unwrap_or(0)
             )]
         );
-        let unknown = valid_with(
-            "argv = [\"uname\", \"-r\"]",
-            "argv = [\"uname\", \"-r\"]\nshell = true",
-        );
+        let unknown =
+            valid_with("argv = [\"uname\", \"-r\"]", "argv = [\"uname\", \"-r\"]\nshell = true");
         assert_eq!(
             errors(&unknown),
             [format!(
@@ -1902,10 +1737,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
             errors("[agent]\nmax_concurrent_runs = 2\n"),
             ["1:1: missing [profile] section (catalog = \"nist-csf-1.1\" or \"nist-csf-2.0\")"]
         );
-        assert_eq!(
-            errors("[profile]\nscope = []\n"),
-            ["1:1: missing field `catalog`"]
-        );
+        assert_eq!(errors("[profile]\nscope = []\n"), ["1:1: missing field `catalog`"]);
         assert_eq!(
             errors("[profile]\ncatalog = \"nist-csf-1.1\"\nscope = []\n"),
             ["3:9: scope must list at least one control (leave it out for all of them)"]
@@ -1941,10 +1773,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
             ["3:2: `instance` must be an array of tables, written [[instance]]"]
         );
         let text = "agent = 3\n[profile]\ncatalog = \"nist-csf-1.1\"\n";
-        assert_eq!(
-            errors(text),
-            ["1:1: `agent` must be a table, written [agent]"]
-        );
+        assert_eq!(errors(text), ["1:1: `agent` must be a table, written [agent]"]);
     }
 
     #[test]
@@ -1969,10 +1798,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
         let config = parse_str(EMBEDDED_DEFAULT, EMBEDDED_SOURCE).expect("embedded default parses");
         assert_eq!(config.profile.catalog, CatalogId::Csf11);
         let scope: Vec<&str> = config.profile.scope.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(
-            scope,
-            ["ID.AM-2", "PR.AC-1", "PR.AC-3", "PR.AC-4", "PR.IP-1"]
-        );
+        assert_eq!(scope, ["ID.AM-2", "PR.AC-1", "PR.AC-3", "PR.AC-4", "PR.IP-1"]);
         for control in &config.profile.scope {
             assert!(
                 config.checks.iter().any(|c| c.controls.contains(control)),
@@ -1995,19 +1821,13 @@ controls = ["ID.AM-2", "PR.XX-9"]
         assert_eq!(config.source, path.display().to_string());
         let missing = dir.path().join("missing.toml");
         let err = load(Some(&missing)).expect_err("missing file");
-        assert_eq!(
-            err.to_string(),
-            format!("{}: no such file", missing.display())
-        );
+        assert_eq!(err.to_string(), format!("{}: no such file", missing.display()));
     }
 
     #[test]
     fn struct_fields_lists_the_keys() {
         assert_eq!(struct_fields::<DocumentConfig>(), ["path", "sha256"]);
-        assert_eq!(
-            struct_fields::<NotApplicableConfig>(),
-            ["control", "justification"]
-        );
+        assert_eq!(struct_fields::<NotApplicableConfig>(), ["control", "justification"]);
     }
 
     #[test]

@@ -217,9 +217,11 @@ fn judge_subject(
         Judgement::FactAtMost { pointer, value } => compare(facts, pointer, *value, false),
         Judgement::FileModeAtMost { mode } => file_mode_at_most(facts, *mode),
         Judgement::FileMatches { pattern } => {
+            expect_bool(facts, "/exists", true, "does not exist")?;
             expect_bool(facts, &pattern_pointer(pattern), true, "pattern did not match")
         }
         Judgement::FileLacks { pattern } => {
+            expect_bool(facts, "/exists", true, "does not exist")?;
             expect_bool(facts, &pattern_pointer(pattern), false, "pattern matched")
         }
         Judgement::ReviewedWithin { days } => reviewed_within(effective_at, *days, now),
@@ -345,4 +347,3 @@ fn sha256_pinned(facts: &Value, want: &str) -> Result<(), String> {
         None => Err("no sha256 fact".to_owned()),
     }
 }
-

@@ -146,11 +146,8 @@ pub(crate) struct ControlState {
 pub(crate) fn evaluate(inputs: Inputs<'_>) -> Vec<ControlState> {
     let results = judge_all_checks(inputs);
     let profile = &inputs.config.profile;
-    let mut states: Vec<ControlState> = profile
-        .scope
-        .iter()
-        .map(|control| control_state(control, &results, inputs))
-        .collect();
+    let mut states: Vec<ControlState> =
+        profile.scope.iter().map(|control| control_state(control, &results, inputs)).collect();
     for excluded in &profile.not_applicable {
         states.retain(|s| s.control != excluded.control.0);
         states.push(ControlState {
@@ -282,7 +279,10 @@ fn inherited_candidate(inherited: &Inherited, now: DateTime<Utc>) -> Candidate {
     let (status, reason) = if now >= midnight(inherited.expires) {
         (Status::Stale, format!("{what} expired {}", inherited.expires))
     } else {
-        (Status::Inherited, format!("{what} ({}), until {}", inherited.reference, inherited.expires))
+        (
+            Status::Inherited,
+            format!("{what} ({}), until {}", inherited.reference, inherited.expires),
+        )
     };
     let evidence = Some(EvidenceRef {
         kind: EvidenceKind::Inherited,

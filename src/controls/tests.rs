@@ -206,16 +206,18 @@ expires = "2027-03-01"
 
 #[test]
 fn a_changed_pinned_document_voids_the_attestation() {
+    let pinned = "0".repeat(64);
     let config = config(
-        r#"
+        &r#"
 [[attestation]]
 controls = ["ID.AM-1"]
 signer = "Jane Roe"
 statement = "plan approved"
 date = "2026-01-10"
 expires = "2027-01-10"
-document = { path = "/srv/policies/plan.md", sha256 = "0000000000000000000000000000000000000000000000000000000000000000" }
-"#,
+document = { path = "/srv/policies/plan.md", sha256 = "PIN" }
+"#
+        .replace("PIN", &pinned),
     );
     let evidence = HashMap::new();
     let pins = HashMap::from([(0usize, "document changed since it was attested".to_owned())]);
@@ -296,7 +298,10 @@ fn judgements_on_facts() {
         (r#"{"judgement":"file_mode_at_most","params":{"mode":"0640"}}"#, true),
         (r#"{"judgement":"file_mode_at_most","params":{"mode":"0600"}}"#, false),
         (r#"{"judgement":"fact_equals","params":{"pointer":"/facts/count","value":12}}"#, true),
-        (r#"{"judgement":"fact_matches","params":{"pointer":"/facts/version","regex":"^6\\."}}"#, true),
+        (
+            r#"{"judgement":"fact_matches","params":{"pointer":"/facts/version","regex":"^6\\."}}"#,
+            true,
+        ),
         (r#"{"judgement":"fact_at_least","params":{"pointer":"/facts/count","value":13}}"#, false),
         (r#"{"judgement":"fact_at_most","params":{"pointer":"/facts/count","value":12}}"#, true),
         (r#"{"judgement":"exit_code","params":{"code":0}}"#, true),
@@ -310,7 +315,8 @@ fn judgements_on_facts() {
     for (text, want) in cases {
         let judgement: Judgement = serde_json::from_str(text).expect(text);
         let evidence = seen(1, facts.clone());
-        let result = judgement::judge_check("c", &judgement, Duration::hours(24), Some(&evidence), now());
+        let result =
+            judgement::judge_check("c", &judgement, Duration::hours(24), Some(&evidence), now());
         let passed = result.verdict == CheckVerdict::Pass;
         assert_eq!(passed, *want, "{text}: {}", result.reason);
     }

@@ -42,11 +42,7 @@ pub(crate) enum CheckpointError {
     #[error(
         "checkpoint at tree size {tree_size} is signed by key {found}, expected key {expected}"
     )]
-    UnknownKey {
-        tree_size: u64,
-        found: String,
-        expected: String,
-    },
+    UnknownKey { tree_size: u64, found: String, expected: String },
     /// The signature does not match the body.
     #[error("checkpoint at tree size {tree_size} has an invalid signature")]
     BadSignature { tree_size: u64 },
@@ -105,9 +101,7 @@ impl Checkpoint {
         }
         let signature = Signature::from_bytes(&self.signature);
         key.verify_strict(self.body().as_bytes(), &signature)
-            .map_err(|_| CheckpointError::BadSignature {
-                tree_size: self.tree_size,
-            })
+            .map_err(|_| CheckpointError::BadSignature { tree_size: self.tree_size })
     }
 }
 
@@ -122,10 +116,7 @@ mod tests {
     }
 
     fn signed() -> Checkpoint {
-        let at = Utc
-            .timestamp_opt(1_700_000_000, 987_654_321)
-            .single()
-            .expect("valid time");
+        let at = Utc.timestamp_opt(1_700_000_000, 987_654_321).single().expect("valid time");
         Checkpoint::sign(42, [7; 32], at, &key(1))
     }
 
@@ -170,24 +161,15 @@ mod tests {
         assert_eq!(changed.verify(&public), bad);
         let mut changed = signed();
         changed.tree_size = 43;
-        assert_eq!(
-            changed.verify(&public),
-            Err(CheckpointError::BadSignature { tree_size: 43 })
-        );
+        assert_eq!(changed.verify(&public), Err(CheckpointError::BadSignature { tree_size: 43 }));
     }
 
     #[test]
     fn another_key_is_refused_by_id_then_by_signature() {
         let other = key(2).verifying_key();
-        assert!(matches!(
-            signed().verify(&other),
-            Err(CheckpointError::UnknownKey { .. })
-        ));
+        assert!(matches!(signed().verify(&other), Err(CheckpointError::UnknownKey { .. })));
         let mut forged = signed();
         forged.key_id = key_id(&other);
-        assert_eq!(
-            forged.verify(&other),
-            Err(CheckpointError::BadSignature { tree_size: 42 })
-        );
+        assert_eq!(forged.verify(&other), Err(CheckpointError::BadSignature { tree_size: 42 }));
     }
 }

@@ -74,9 +74,7 @@ impl Outcome {
 
     /// Parses a user-facing name.
     pub(crate) fn from_name(name: &str) -> Option<Outcome> {
-        Outcome::ALL
-            .into_iter()
-            .find(|outcome| outcome.as_str() == name)
+        Outcome::ALL.into_iter().find(|outcome| outcome.as_str() == name)
     }
 }
 
@@ -107,9 +105,7 @@ impl Trigger {
 
     /// Parses a user-facing name.
     pub(crate) fn from_name(name: &str) -> Option<Trigger> {
-        Trigger::ALL
-            .into_iter()
-            .find(|trigger| trigger.as_str() == name)
+        Trigger::ALL.into_iter().find(|trigger| trigger.as_str() == name)
     }
 }
 
@@ -190,9 +186,7 @@ fn fallback_id_bytes() -> [u8; 16] {
     hasher.update(std::process::id().to_le_bytes());
     hasher.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     let digest = hasher.finalize();
-    digest[..16]
-        .try_into()
-        .expect("a sha-256 digest has at least 16 bytes")
+    digest[..16].try_into().expect("a sha-256 digest has at least 16 bytes")
 }
 
 /// The canonical text of a timestamp: RFC 3339, UTC, nine fractional digits, `Z`.
@@ -202,10 +196,8 @@ pub(crate) fn format_time(at: &DateTime<Utc>) -> String {
 
 /// Parses a timestamp written by [`format_time`], refusing any other spelling.
 pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, EncodingError> {
-    let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| EncodingError::Unparsable {
-        what: "timestamp",
-        reason: e.to_string(),
-    })?;
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| EncodingError::Unparsable { what: "timestamp", reason: e.to_string() })?;
     let at = parsed.with_timezone(&Utc);
     if format_time(&at) != text {
         return Err(EncodingError::NotCanonical { what: "timestamp" });
@@ -299,6 +291,18 @@ pub(crate) fn observation_leaf(
     to_json(&leaf).into_bytes()
 }
 
+/// The canonical leaf bytes of a published status document at log position `seq`: the leaf
+/// commits to the SHA-256 (lowercase hex) of the exact bytes of `status.json`.
+pub(crate) fn status_leaf(seq: u64, document_sha256: &str) -> Vec<u8> {
+    let leaf = StatusLeaf {
+        v: FORMAT_VERSION,
+        kind: "status",
+        seq,
+        document_sha256,
+    };
+    to_json(&leaf).into_bytes()
+}
+
 // Field order of the structs below is part of the canonical encoding: do not reorder.
 
 #[derive(Serialize)]
@@ -332,6 +336,14 @@ struct ObservationLeaf<'a> {
     effective_at: Option<String>,
     payload_sha256: &'a str,
     custody: CustodyForm<'a>,
+}
+
+#[derive(Serialize)]
+struct StatusLeaf<'a> {
+    v: u8,
+    kind: &'static str,
+    seq: u64,
+    document_sha256: &'a str,
 }
 
 #[derive(Serialize)]
@@ -383,11 +395,7 @@ struct FailureForm<'a> {
 fn failure_forms(failures: &[SubjectFailure]) -> Vec<FailureForm<'_>> {
     failures
         .iter()
-        .map(|f| FailureForm {
-            subject: &f.subject,
-            kind: f.kind.as_str(),
-            message: &f.message,
-        })
+        .map(|f| FailureForm { subject: &f.subject, kind: f.kind.as_str(), message: &f.message })
         .collect()
 }
 
@@ -401,11 +409,7 @@ struct FailureRead {
 
 impl From<FailureRead> for SubjectFailure {
     fn from(read: FailureRead) -> SubjectFailure {
-        SubjectFailure {
-            subject: read.subject,
-            kind: read.kind,
-            message: read.message,
-        }
+        SubjectFailure { subject: read.subject, kind: read.kind, message: read.message }
     }
 }
 
@@ -417,10 +421,8 @@ fn parse_strict<T: serde::de::DeserializeOwned>(
     text: &str,
     what: &'static str,
 ) -> Result<T, EncodingError> {
-    serde_json::from_str(text).map_err(|e| EncodingError::Unparsable {
-        what,
-        reason: e.to_string(),
-    })
+    serde_json::from_str(text)
+        .map_err(|e| EncodingError::Unparsable { what, reason: e.to_string() })
 }
 
 /// Serializes a JSON value with object keys sorted at every level, whatever order the
@@ -459,9 +461,7 @@ mod tests {
     use super::*;
 
     fn at(secs: i64, nanos: u32) -> DateTime<Utc> {
-        Utc.timestamp_opt(secs, nanos)
-            .single()
-            .expect("valid test time")
+        Utc.timestamp_opt(secs, nanos).single().expect("valid test time")
     }
 
     fn run() -> RunRecord {
@@ -550,34 +550,16 @@ mod tests {
     #[test]
     fn every_field_and_the_position_change_the_leaf() {
         let base = observation_leaf(8, "r1", "sshd", "file", "0.1.0", &meta());
-        assert_ne!(
-            observation_leaf(9, "r1", "sshd", "file", "0.1.0", &meta()),
-            base
-        );
-        assert_ne!(
-            observation_leaf(8, "r2", "sshd", "file", "0.1.0", &meta()),
-            base
-        );
-        assert_ne!(
-            observation_leaf(8, "r1", "sshe", "file", "0.1.0", &meta()),
-            base
-        );
-        assert_ne!(
-            observation_leaf(8, "r1", "sshd", "file", "0.1.1", &meta()),
-            base
-        );
+        assert_ne!(observation_leaf(9, "r1", "sshd", "file", "0.1.0", &meta()), base);
+        assert_ne!(observation_leaf(8, "r2", "sshd", "file", "0.1.0", &meta()), base);
+        assert_ne!(observation_leaf(8, "r1", "sshe", "file", "0.1.0", &meta()), base);
+        assert_ne!(observation_leaf(8, "r1", "sshd", "file", "0.1.1", &meta()), base);
         let mut changed = meta();
         changed.effective_at = Some(changed.collected_at);
-        assert_ne!(
-            observation_leaf(8, "r1", "sshd", "file", "0.1.0", &changed),
-            base
-        );
+        assert_ne!(observation_leaf(8, "r1", "sshd", "file", "0.1.0", &changed), base);
         let mut changed = meta();
         changed.custody.exit_code = Some(1);
-        assert_ne!(
-            observation_leaf(8, "r1", "sshd", "file", "0.1.0", &changed),
-            base
-        );
+        assert_ne!(observation_leaf(8, "r1", "sshd", "file", "0.1.0", &changed), base);
         assert_ne!(run_leaf(1, &run()), run_leaf(2, &run()));
         let mut failed = run();
         failed.outcome = Outcome::Failed;
@@ -628,10 +610,7 @@ mod tests {
             parse_time("2023-11-14T23:13:20.000000042+01:00"),
             Err(EncodingError::NotCanonical { what: "timestamp" })
         );
-        assert!(matches!(
-            parse_time("yesterday"),
-            Err(EncodingError::Unparsable { .. })
-        ));
+        assert!(matches!(parse_time("yesterday"), Err(EncodingError::Unparsable { .. })));
     }
 
     #[test]
@@ -644,15 +623,9 @@ mod tests {
         );
         assert_eq!(parse_custody(&text), Ok(custody));
         let spaced = text.replace(',', ", ");
-        assert_eq!(
-            parse_custody(&spaced),
-            Err(EncodingError::NotCanonical { what: "custody" })
-        );
+        assert_eq!(parse_custody(&spaced), Err(EncodingError::NotCanonical { what: "custody" }));
         let extra = text.replace('}', r#","sudo":true}"#);
-        assert!(matches!(
-            parse_custody(&extra),
-            Err(EncodingError::Unparsable { .. })
-        ));
+        assert!(matches!(parse_custody(&extra), Err(EncodingError::Unparsable { .. })));
 
         let failures = run().failures;
         let text = failures_json(&failures);
@@ -673,9 +646,7 @@ mod tests {
     fn run_ids_are_32_hex_chars_and_differ() {
         let (a, b) = (new_run_id(), new_run_id());
         assert_eq!(a.len(), 32);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
         assert_ne!(fallback_id_bytes(), fallback_id_bytes());
     }

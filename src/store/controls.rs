@@ -140,21 +140,11 @@ async fn record_change(
 fn decode_status(row: StatusColumns) -> Result<StoredControlStatus, StoreError> {
     let (control, status, since, reason, evidence_json) = row;
     let record = || format!("status of control {control}");
-    let since = evidence::parse_time(&since).map_err(|e| StoreError::Corrupt {
-        record: record(),
-        reason: e.to_string(),
-    })?;
-    let evidence = serde_json::from_str(&evidence_json).map_err(|e| StoreError::Corrupt {
-        record: record(),
-        reason: e.to_string(),
-    })?;
-    Ok(StoredControlStatus {
-        control,
-        status,
-        since,
-        reason,
-        evidence,
-    })
+    let since = evidence::parse_time(&since)
+        .map_err(|e| StoreError::Corrupt { record: record(), reason: e.to_string() })?;
+    let evidence = serde_json::from_str(&evidence_json)
+        .map_err(|e| StoreError::Corrupt { record: record(), reason: e.to_string() })?;
+    Ok(StoredControlStatus { control, status, since, reason, evidence })
 }
 
 fn decode_transition(row: TransitionColumns) -> Result<Transition, StoreError> {
@@ -163,11 +153,5 @@ fn decode_transition(row: TransitionColumns) -> Result<Transition, StoreError> {
         record: format!("transition of control {control}"),
         reason: e.to_string(),
     })?;
-    Ok(Transition {
-        control,
-        from_status,
-        to_status,
-        at,
-        reason,
-    })
+    Ok(Transition { control, from_status, to_status, at, reason })
 }

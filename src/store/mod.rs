@@ -56,10 +56,7 @@ pub(crate) enum StoreError {
     Missing { path: PathBuf },
     /// The database file could not be inspected.
     #[error("inspect database {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// SQLite could not open the database.
     #[error("open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
@@ -71,17 +68,10 @@ pub(crate) enum StoreError {
         "database {path} has schema version {found}, this beweis expects {expected}; \
          start the daemon (or run a collection) once to migrate it"
     )]
-    Schema {
-        path: PathBuf,
-        found: i64,
-        expected: i64,
-    },
+    Schema { path: PathBuf, found: i64, expected: i64 },
     /// A statement failed.
     #[error("{action}: {source}")]
-    Sql {
-        action: &'static str,
-        source: sqlx::Error,
-    },
+    Sql { action: &'static str, source: sqlx::Error },
     /// A stored value could not be decoded; `verify` names the record in detail.
     #[error("stored {record} is unreadable: {reason}")]
     Corrupt { record: String, reason: String },
@@ -109,14 +99,8 @@ impl Store {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
-                path: path.into(),
-                source,
-            })?;
-        Ok(Store {
-            pool,
-            path: path.into(),
-        })
+            .map_err(|source| StoreError::Migrate { path: path.into(), source })?;
+        Ok(Store { pool, path: path.into() })
     }
 
     /// Opens an existing database read-only, for `status`, `evidence` and `verify`.
@@ -126,20 +110,10 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Missing { path: path.into() });
             }
-            Err(source) => {
-                return Err(StoreError::Io {
-                    path: path.into(),
-                    source,
-                })
-            }
+            Err(source) => return Err(StoreError::Io { path: path.into(), source }),
         }
-        let options = connect_options(path)
-            .read_only(true)
-            .create_if_missing(false);
-        let store = Store {
-            pool: connect(path, options).await?,
-            path: path.into(),
-        };
+        let options = connect_options(path).read_only(true).create_if_missing(false);
+        let store = Store { pool: connect(path, options).await?, path: path.into() };
         store.check_schema().await?;
         Ok(store)
     }
@@ -157,31 +131,21 @@ impl Store {
 
     /// Starts a writing transaction that holds the write lock from its first statement.
     async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(sql("begin write transaction"))
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql("begin write transaction"))
     }
 
     async fn check_schema(&self) -> Result<(), StoreError> {
         let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
         let found = applied_version(&self.pool).await?;
         if found != expected {
-            return Err(StoreError::Schema {
-                path: self.path.clone(),
-                found,
-                expected,
-            });
+            return Err(StoreError::Schema { path: self.path.clone(), found, expected });
         }
         Ok(())
     }
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(true)
+    SqliteConnectOptions::new().filename(path).busy_timeout(BUSY_TIMEOUT).foreign_keys(true)
 }
 
 async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
@@ -190,10 +154,7 @@ async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<SqlitePoo
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Open {
-            path: path.into(),
-            source,
-        })
+        .map_err(|source| StoreError::Open { path: path.into(), source })
 }
 
 /// The newest applied migration, 0 when the database has none.
@@ -224,10 +185,8 @@ fn sql(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// A stored signed integer as an unsigned count or position; the schema's CHECK constraints
 /// keep them non-negative, anything else reads as corrupt.
 fn to_u64(value: i64, record: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt {
-        record: record.into(),
-        reason: format!("{value} < 0"),
-    })
+    u64::try_from(value)
+        .map_err(|_| StoreError::Corrupt { record: record.into(), reason: format!("{value} < 0") })
 }
 
 /// A log position or size as SQLite's integer; logs never reach 2^63 records.

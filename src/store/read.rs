@@ -102,11 +102,7 @@ impl Store {
         };
         let run = columns.record().map_err(corrupt(columns.label()))?;
         let observations = self.run_observations(&run.run_id).await?;
-        Ok(Some(InstanceEvidence {
-            run: summary(&run),
-            observations,
-            failures: run.failures,
-        }))
+        Ok(Some(InstanceEvidence { run: summary(&run), observations, failures: run.failures }))
     }
 
     /// When the newest run of `instance` that was not skipped started.
@@ -219,9 +215,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(sql("read newest checkpoint"))?;
-        columns
-            .map(|c| c.checkpoint().map_err(corrupt(c.label())))
-            .transpose()
+        columns.map(|c| c.checkpoint().map_err(corrupt(c.label()))).transpose()
     }
 
     async fn run_observations(&self, run_id: &str) -> Result<Vec<StoredObservation>, StoreError> {
@@ -250,15 +244,9 @@ impl Store {
                 .await
                 .map_err(sql("read payload"))?;
         let Some((bytes, size)) = row else {
-            return Err(StoreError::Corrupt {
-                record: label.into(),
-                reason: "no payload".into(),
-            });
+            return Err(StoreError::Corrupt { record: label.into(), reason: "no payload".into() });
         };
-        let facts = bytes
-            .map(|b| parse_facts(&b))
-            .transpose()
-            .map_err(corrupt(label.into()))?;
+        let facts = bytes.map(|b| parse_facts(&b)).transpose().map_err(corrupt(label.into()))?;
         Ok((facts, to_u64(size, label)?))
     }
 }
@@ -291,11 +279,7 @@ fn stored_observation(row: RunObservationColumns) -> Result<StoredObservation, S
                 .as_deref()
                 .map(|t| rows::time(t, "effective_at"))
                 .transpose()?,
-            facts: bytes
-                .as_deref()
-                .map(parse_facts)
-                .transpose()?
-                .unwrap_or_default(),
+            facts: bytes.as_deref().map(parse_facts).transpose()?.unwrap_or_default(),
             payload_sha256: payload_sha256.clone(),
             subject: subject.clone(),
         })
@@ -306,10 +290,7 @@ fn stored_observation(row: RunObservationColumns) -> Result<StoredObservation, S
 fn listing_row(columns: &ObservationColumns) -> Result<ObservationRow, StoreError> {
     let label = columns.label();
     let (Some(instance), Some(collector)) = (&columns.instance, &columns.collector) else {
-        return Err(StoreError::Corrupt {
-            record: label,
-            reason: "its run is missing".into(),
-        });
+        return Err(StoreError::Corrupt { record: label, reason: "its run is missing".into() });
     };
     let meta = columns.meta().map_err(corrupt(label.clone()))?;
     Ok(ObservationRow {
@@ -327,9 +308,7 @@ fn listing_row(columns: &ObservationColumns) -> Result<ObservationRow, StoreErro
 
 fn run_row(row: &SqliteRow) -> Result<RunRow, StoreError> {
     let columns = RunColumns::from_row(row).map_err(sql("decode run"))?;
-    let count: i64 = row
-        .try_get("observation_count")
-        .map_err(sql("decode run"))?;
+    let count: i64 = row.try_get("observation_count").map_err(sql("decode run"))?;
     let label = columns.label();
     Ok(RunRow {
         seq: to_u64(columns.seq, &label)?,

@@ -34,10 +34,7 @@ pub(super) const RUN_COLUMNS: &str = "r.run_id, r.seq, r.instance, r.collector, 
 impl RunColumns {
     /// How reports name this run.
     pub(super) fn label(&self) -> String {
-        format!(
-            "run {} (seq {}, instance {})",
-            self.run_id, self.seq, self.instance
-        )
+        format!("run {} (seq {}, instance {})", self.run_id, self.seq, self.instance)
     }
 
     /// The run as the writer recorded it.
@@ -146,26 +143,14 @@ impl CheckpointColumns {
     pub(super) fn checkpoint(&self) -> Result<Checkpoint, String> {
         let tree_size =
             u64::try_from(self.tree_size).map_err(|_| "negative tree size".to_string())?;
-        let root = self
-            .root
-            .as_slice()
-            .try_into()
-            .map_err(|_| "root is not 32 bytes")?;
-        let signature = self
-            .signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| "signature is not 64 bytes")?;
+        let root = self.root.as_slice().try_into().map_err(|_| "root is not 32 bytes")?;
+        let signature =
+            self.signature.as_slice().try_into().map_err(|_| "signature is not 64 bytes")?;
         let created_at = DateTime::parse_from_rfc3339(&self.created_at)
             .map_err(|e| format!("created_at: {e}"))?
             .with_timezone(&Utc);
-        let checkpoint = Checkpoint {
-            tree_size,
-            root,
-            created_at,
-            key_id: self.key_id.clone(),
-            signature,
-        };
+        let checkpoint =
+            Checkpoint { tree_size, root, created_at, key_id: self.key_id.clone(), signature };
         if checkpoint.created_at_text() != self.created_at {
             return Err("created_at is not in canonical form".into());
         }

@@ -37,9 +37,7 @@ fn key() -> SigningKey {
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_700_000_000 + secs, 0)
-        .single()
-        .expect("valid test time")
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid test time")
 }
 
 fn run(run_id: &str, instance: &str, outcome: Outcome, start: i64) -> RunRecord {
@@ -63,12 +61,7 @@ fn observation(subject: &str, facts: serde_json::Value, secs: i64) -> Observatio
         collected_at: at(secs),
         effective_at: None,
         facts,
-        custody: Custody {
-            argv: None,
-            exit_code: None,
-            duration_ms: 12,
-            tool_version: None,
-        },
+        custody: Custody { argv: None, exit_code: None, duration_ms: 12, tool_version: None },
     }
 }
 
@@ -106,19 +99,10 @@ async fn fixture() -> Fixture {
         (r2, &[tls][..]),
         (run("r3", "sshd", Outcome::Skipped, 20), &[][..]),
     ] {
-        receipts.push(
-            store
-                .record_run(&record, observations, &key())
-                .await
-                .expect("recorded"),
-        );
+        receipts.push(store.record_run(&record, observations, &key()).await.expect("recorded"));
     }
     store.close().await;
-    Fixture {
-        _dir: dir,
-        path,
-        receipts,
-    }
+    Fixture { _dir: dir, path, receipts }
 }
 
 async fn reader(path: &Path) -> Store {
@@ -126,11 +110,7 @@ async fn reader(path: &Path) -> Store {
 }
 
 async fn verify(path: &Path) -> VerifyReport {
-    reader(path)
-        .await
-        .verify(&key().verifying_key())
-        .await
-        .expect("verify ran")
+    reader(path).await.verify(&key().verifying_key()).await.expect("verify ran")
 }
 
 async fn raw(path: &Path) -> SqliteConnection {
@@ -143,10 +123,7 @@ async fn raw(path: &Path) -> SqliteConnection {
 }
 
 async fn exec(conn: &mut SqliteConnection, statement: &str) {
-    sqlx::query(statement)
-        .execute(&mut *conn)
-        .await
-        .expect(statement);
+    sqlx::query(statement).execute(&mut *conn).await.expect(statement);
 }
 
 /// Drops every trigger, runs `statements`, and returns what verify reports.
@@ -158,10 +135,7 @@ async fn tamper_with(statements: &[&str]) -> Tamper {
         exec(&mut conn, statement).await;
     }
     conn.close().await.expect("close");
-    verify(&fixture.path)
-        .await
-        .problem
-        .expect("tamper detected")
+    verify(&fixture.path).await.problem.expect("tamper detected")
 }
 
 async fn drop_triggers(conn: &mut SqliteConnection) {
@@ -177,38 +151,21 @@ async fn drop_triggers(conn: &mut SqliteConnection) {
 }
 
 fn assert_tamper(problem: &Tamper, record: &str, reason: &str) {
-    assert_eq!(
-        (problem.record.as_str(), problem.reason.as_str()),
-        (record, reason)
-    );
+    assert_eq!((problem.record.as_str(), problem.reason.as_str()), (record, reason));
 }
 
 #[tokio::test]
 async fn records_runs_with_contiguous_seqs_and_one_checkpoint_each() {
     let fixture = fixture().await;
-    let positions: Vec<(u64, u64)> = fixture
-        .receipts
-        .iter()
-        .map(|r| (r.first_seq, r.tree_size))
-        .collect();
+    let positions: Vec<(u64, u64)> =
+        fixture.receipts.iter().map(|r| (r.first_seq, r.tree_size)).collect();
     assert_eq!(positions, vec![(0, 3), (3, 5), (5, 6)]);
     assert_eq!(fixture.receipts[1].run_id, "r2");
 
     let store = reader(&fixture.path).await;
     let counts = store.counts().await.expect("counts");
-    assert_eq!(
-        counts,
-        Counts {
-            runs: 3,
-            observations: 3,
-            tree_size: 6
-        }
-    );
-    let checkpoint = store
-        .latest_checkpoint()
-        .await
-        .expect("read")
-        .expect("exists");
+    assert_eq!(counts, Counts { runs: 3, observations: 3, tree_size: 6 });
+    let checkpoint = store.latest_checkpoint().await.expect("read").expect("exists");
     assert_eq!(checkpoint.tree_size, 6);
     assert_eq!(checkpoint.verify(&key().verifying_key()), Ok(()));
     assert_eq!(hex::encode(checkpoint.root), fixture.receipts[2].root_hex);
@@ -217,18 +174,10 @@ async fn records_runs_with_contiguous_seqs_and_one_checkpoint_each() {
         .fetch_all(&store.pool)
         .await
         .expect("leaves");
-    let hashes: Vec<merkle::Hash> = hashes
-        .into_iter()
-        .map(|h| h.try_into().expect("32 bytes"))
-        .collect();
-    assert_eq!(
-        hex::encode(merkle::root(&hashes)),
-        fixture.receipts[2].root_hex
-    );
-    assert_eq!(
-        hex::encode(merkle::root(&hashes[..3])),
-        fixture.receipts[0].root_hex
-    );
+    let hashes: Vec<merkle::Hash> =
+        hashes.into_iter().map(|h| h.try_into().expect("32 bytes")).collect();
+    assert_eq!(hex::encode(merkle::root(&hashes)), fixture.receipts[2].root_hex);
+    assert_eq!(hex::encode(merkle::root(&hashes[..3])), fixture.receipts[0].root_hex);
 
     let payloads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payloads")
         .fetch_one(&store.pool)
@@ -241,45 +190,23 @@ async fn records_runs_with_contiguous_seqs_and_one_checkpoint_each() {
 async fn latest_evidence_is_the_newest_run_that_was_not_skipped() {
     let fixture = fixture().await;
     let store = reader(&fixture.path).await;
-    let sshd = store
-        .latest_evidence("sshd")
-        .await
-        .expect("read")
-        .expect("sshd ran");
+    let sshd = store.latest_evidence("sshd").await.expect("read").expect("sshd ran");
     assert_eq!(sshd.run.run_id, "r1");
     assert_eq!(sshd.run.outcome, Outcome::Succeeded);
     assert_eq!((sshd.run.started_at, sshd.run.finished_at), (at(0), at(1)));
-    let subjects: Vec<&str> = sshd
-        .observations
-        .iter()
-        .map(|o| o.subject.as_str())
-        .collect();
-    assert_eq!(
-        subjects,
-        vec![SSHD_CONFIG, "/etc/ssh/sshd_config.d/50-cloud.conf"]
-    );
-    assert_eq!(
-        sshd.observations[0].facts,
-        json!({"permit_root_login": "no"})
-    );
+    let subjects: Vec<&str> = sshd.observations.iter().map(|o| o.subject.as_str()).collect();
+    assert_eq!(subjects, vec![SSHD_CONFIG, "/etc/ssh/sshd_config.d/50-cloud.conf"]);
+    assert_eq!(sshd.observations[0].facts, json!({"permit_root_login": "no"}));
     assert_eq!(sshd.observations[0].id, 1);
     assert!(sshd.failures.is_empty());
 
-    let tls = store
-        .latest_evidence("tls")
-        .await
-        .expect("read")
-        .expect("tls ran");
+    let tls = store.latest_evidence("tls").await.expect("read").expect("tls ran");
     assert_eq!(tls.run.outcome, Outcome::Partial);
     assert_eq!(tls.failures, vec![tls_failure()]);
     assert_eq!(tls.observations[0].effective_at, Some(at(5)));
     assert_eq!(tls.observations[0].facts, json!({"versions": ["1.3"]}));
 
-    assert!(store
-        .latest_evidence("backup")
-        .await
-        .expect("read")
-        .is_none());
+    assert!(store.latest_evidence("backup").await.expect("read").is_none());
     assert_eq!(store.last_started("sshd").await.expect("read"), Some(at(0)));
     assert_eq!(store.last_started("backup").await.expect("read"), None);
 }
@@ -288,39 +215,16 @@ async fn latest_evidence_is_the_newest_run_that_was_not_skipped() {
 async fn listings_are_newest_first_and_filtered() {
     let fixture = fixture().await;
     let store = reader(&fixture.path).await;
-    let all = ObservationFilter {
-        instance: None,
-        since: None,
-        limit: 10,
-    };
-    let ids: Vec<i64> = store
-        .observations(&all)
-        .await
-        .expect("list")
-        .iter()
-        .map(|o| o.id)
-        .collect();
+    let all = ObservationFilter { instance: None, since: None, limit: 10 };
+    let ids: Vec<i64> =
+        store.observations(&all).await.expect("list").iter().map(|o| o.id).collect();
     assert_eq!(ids, vec![3, 2, 1]);
-    let sshd = ObservationFilter {
-        instance: Some("sshd".into()),
-        since: None,
-        limit: 1,
-    };
+    let sshd = ObservationFilter { instance: Some("sshd".into()), since: None, limit: 1 };
     let rows = store.observations(&sshd).await.expect("list");
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        (rows[0].id, rows[0].seq, rows[0].run_id.as_str()),
-        (2, 2, "r1")
-    );
-    assert_eq!(
-        (rows[0].instance.as_str(), rows[0].collector.as_str()),
-        ("sshd", "file")
-    );
-    let recent = ObservationFilter {
-        instance: None,
-        since: Some(at(5)),
-        limit: 10,
-    };
+    assert_eq!((rows[0].id, rows[0].seq, rows[0].run_id.as_str()), (2, 2, "r1"));
+    assert_eq!((rows[0].instance.as_str(), rows[0].collector.as_str()), ("sshd", "file"));
+    let recent = ObservationFilter { instance: None, since: Some(at(5)), limit: 10 };
     let rows = store.observations(&recent).await.expect("list");
     assert_eq!(rows.iter().map(|o| o.id).collect::<Vec<_>>(), vec![3]);
 
@@ -334,10 +238,8 @@ async fn listings_are_newest_first_and_filtered() {
     assert!(store.observation(99).await.expect("read").is_none());
 
     let runs = store.runs(10).await.expect("list");
-    let listed: Vec<(&str, u64, u64)> = runs
-        .iter()
-        .map(|r| (r.run.run_id.as_str(), r.seq, r.observations))
-        .collect();
+    let listed: Vec<(&str, u64, u64)> =
+        runs.iter().map(|r| (r.run.run_id.as_str(), r.seq, r.observations)).collect();
     assert_eq!(listed, vec![("r3", 5, 0), ("r2", 3, 1), ("r1", 0, 2)]);
     assert_eq!(runs[0].run.outcome, Outcome::Skipped);
     assert_eq!(runs[1].run.failures, vec![tls_failure()]);
@@ -347,26 +249,15 @@ async fn listings_are_newest_first_and_filtered() {
 async fn reopening_continues_the_log_and_verify_passes() {
     let fixture = fixture().await;
     let store = Store::open(&fixture.path).await.expect("reopen writer");
-    let obs = [observation(
-        SSHD_CONFIG,
-        json!({"permit_root_login": "yes"}),
-        30,
-    )];
-    let receipt = store
-        .record_run(&run("r4", "sshd", Outcome::Succeeded, 30), &obs, &key())
-        .await;
+    let obs = [observation(SSHD_CONFIG, json!({"permit_root_login": "yes"}), 30)];
+    let receipt = store.record_run(&run("r4", "sshd", Outcome::Succeeded, 30), &obs, &key()).await;
     let receipt = receipt.expect("recorded");
     assert_eq!((receipt.first_seq, receipt.tree_size), (6, 8));
     store.close().await;
 
     let report = verify(&fixture.path).await;
-    let expected = VerifyReport {
-        leaves: 8,
-        checkpoints: 4,
-        payloads: 3,
-        pruned_payloads: 0,
-        problem: None,
-    };
+    let expected =
+        VerifyReport { leaves: 8, checkpoints: 4, payloads: 3, pruned_payloads: 0, problem: None };
     assert_eq!(report, expected);
 }
 
@@ -374,9 +265,7 @@ async fn reopening_continues_the_log_and_verify_passes() {
 async fn readers_do_not_create_the_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("evidence.db");
-    let err = Store::open_read_only(&path)
-        .await
-        .expect_err("missing database");
+    let err = Store::open_read_only(&path).await.expect_err("missing database");
     assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("no evidence collected yet"), "{message}");
@@ -385,26 +274,14 @@ async fn readers_do_not_create_the_database() {
 
     std::fs::write(&path, b"").expect("empty file");
     let err = Store::open_read_only(&path).await.expect_err("no schema");
-    assert!(
-        matches!(
-            err,
-            StoreError::Schema {
-                found: 0,
-                expected: 1,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::Schema { found: 0, expected: 1, .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn readers_cannot_write() {
     let fixture = fixture().await;
     let store = reader(&fixture.path).await;
-    let err = store
-        .record_run(&run("r9", "sshd", Outcome::Failed, 40), &[], &key())
-        .await;
+    let err = store.record_run(&run("r9", "sshd", Outcome::Failed, 40), &[], &key()).await;
     assert!(err.is_err());
     assert_eq!(store.counts().await.expect("counts").runs, 3);
 }
@@ -414,50 +291,23 @@ async fn triggers_refuse_updates_and_deletes_of_log_tables() {
     let fixture = fixture().await;
     let mut conn = raw(&fixture.path).await;
     let refused = [
-        (
-            "UPDATE runs SET outcome = 'succeeded' WHERE run_id = 'r2'",
-            "runs are append-only",
-        ),
-        (
-            "DELETE FROM runs WHERE run_id = 'r3'",
-            "runs are append-only",
-        ),
-        (
-            "UPDATE observations SET subject = 'x' WHERE id = 1",
-            "observations are append-only",
-        ),
-        (
-            "DELETE FROM observations WHERE id = 1",
-            "observations are append-only",
-        ),
-        (
-            "UPDATE log_leaves SET kind = 'run' WHERE seq = 1",
-            "log leaves are append-only",
-        ),
-        (
-            "DELETE FROM log_leaves WHERE seq = 5",
-            "log leaves are append-only",
-        ),
-        (
-            "UPDATE checkpoints SET tree_size = 7",
-            "checkpoints are append-only",
-        ),
+        ("UPDATE runs SET outcome = 'succeeded' WHERE run_id = 'r2'", "runs are append-only"),
+        ("DELETE FROM runs WHERE run_id = 'r3'", "runs are append-only"),
+        ("UPDATE observations SET subject = 'x' WHERE id = 1", "observations are append-only"),
+        ("DELETE FROM observations WHERE id = 1", "observations are append-only"),
+        ("UPDATE log_leaves SET kind = 'run' WHERE seq = 1", "log leaves are append-only"),
+        ("DELETE FROM log_leaves WHERE seq = 5", "log leaves are append-only"),
+        ("UPDATE checkpoints SET tree_size = 7", "checkpoints are append-only"),
         ("DELETE FROM checkpoints", "checkpoints are append-only"),
         ("DELETE FROM payloads", "payloads are append-only"),
-        (
-            "UPDATE payloads SET bytes = x'00'",
-            "payloads are append-only except for dropping",
-        ),
+        ("UPDATE payloads SET bytes = x'00'", "payloads are append-only except for dropping"),
         (
             "UPDATE payloads SET size = 1, bytes = NULL",
             "payloads are append-only except for dropping",
         ),
     ];
     for (statement, message) in refused {
-        let err = sqlx::query(statement)
-            .execute(&mut conn)
-            .await
-            .expect_err(statement);
+        let err = sqlx::query(statement).execute(&mut conn).await.expect_err(statement);
         assert!(err.to_string().contains(message), "{statement}: {err}");
     }
     let store = Store::open(&fixture.path).await.expect("writer");
@@ -467,23 +317,12 @@ async fn triggers_refuse_updates_and_deletes_of_log_tables() {
         reason: "ok".into(),
         evidence: json!([]),
     };
-    store
-        .record_control_changes(&[change], at(50))
-        .await
-        .expect("recorded");
-    for statement in [
-        "UPDATE control_transitions SET reason = 'x'",
-        "DELETE FROM control_transitions",
-    ] {
-        let err = sqlx::query(statement)
-            .execute(&mut conn)
-            .await
-            .expect_err(statement);
-        assert!(
-            err.to_string()
-                .contains("control transitions are append-only"),
-            "{err}"
-        );
+    store.record_control_changes(&[change], at(50)).await.expect("recorded");
+    for statement in
+        ["UPDATE control_transitions SET reason = 'x'", "DELETE FROM control_transitions"]
+    {
+        let err = sqlx::query(statement).execute(&mut conn).await.expect_err(statement);
+        assert!(err.to_string().contains("control transitions are append-only"), "{err}");
     }
     exec(&mut conn, "UPDATE payloads SET bytes = NULL").await;
     conn.close().await.expect("close");
@@ -497,37 +336,15 @@ async fn dropped_payload_bytes_keep_the_log_verifiable_and_come_back() {
     exec(&mut conn, "UPDATE payloads SET bytes = NULL").await;
     conn.close().await.expect("close");
     let report = verify(&fixture.path).await;
-    assert_eq!(
-        (report.payloads, report.pruned_payloads, report.problem),
-        (0, 2, None)
-    );
+    assert_eq!((report.payloads, report.pruned_payloads, report.problem), (0, 2, None));
     let store = reader(&fixture.path).await;
-    assert_eq!(
-        store
-            .observation(3)
-            .await
-            .expect("read")
-            .expect("exists")
-            .facts,
-        None
-    );
-    let tls = store
-        .latest_evidence("tls")
-        .await
-        .expect("read")
-        .expect("ran");
+    assert_eq!(store.observation(3).await.expect("read").expect("exists").facts, None);
+    let tls = store.latest_evidence("tls").await.expect("read").expect("ran");
     assert_eq!(tls.observations[0].facts, serde_json::Value::Null);
 
     let writer = Store::open(&fixture.path).await.expect("writer");
-    let again = [observation(
-        "https://127.0.0.1:8443",
-        json!({"versions": ["1.3"]}),
-        60,
-    )];
-    writer
-        .record_run(&run("r5", "tls", Outcome::Succeeded, 60), &again, &key())
-        .await
-        .expect("ok");
+    let again = [observation("https://127.0.0.1:8443", json!({"versions": ["1.3"]}), 60)];
+    writer.record_run(&run("r5", "tls", Outcome::Succeeded, 60), &again, &key()).await.expect("ok");
     writer.close().await;
     let detail = store.observation(3).await.expect("read").expect("exists");
     assert_eq!(detail.facts, Some(json!({"versions": ["1.3"]})));
@@ -575,11 +392,7 @@ async fn reformatted_custody_is_named_even_when_its_meaning_is_unchanged() {
 #[tokio::test]
 async fn edited_run_outcome_is_named() {
     let problem = tamper_with(&["UPDATE runs SET outcome = 'succeeded' WHERE run_id = 'r2'"]).await;
-    assert_tamper(
-        &problem,
-        "run r2 (seq 3, instance tls)",
-        "leaf hash mismatch",
-    );
+    assert_tamper(&problem, "run r2 (seq 3, instance tls)", "leaf hash mismatch");
 }
 
 #[tokio::test]
@@ -600,15 +413,8 @@ async fn edited_payload_byte_is_named() {
         .await
         .expect("edit");
     conn.close().await.expect("close");
-    let problem = verify(&fixture.path)
-        .await
-        .problem
-        .expect("tamper detected");
-    assert_tamper(
-        &problem,
-        &format!("payload {sha256}"),
-        "bytes do not hash to their sha256",
-    );
+    let problem = verify(&fixture.path).await.problem.expect("tamper detected");
+    assert_tamper(&problem, &format!("payload {sha256}"), "bytes do not hash to their sha256");
 }
 
 #[tokio::test]
@@ -644,11 +450,7 @@ async fn deleted_observation_row_is_named() {
 #[tokio::test]
 async fn deleted_leaf_is_named() {
     let problem = tamper_with(&["DELETE FROM log_leaves WHERE seq = 2"]).await;
-    assert_tamper(
-        &problem,
-        "leaf 2",
-        "missing from the log (the next leaf is 3)",
-    );
+    assert_tamper(&problem, "leaf 2", "missing from the log (the next leaf is 3)");
 }
 
 #[tokio::test]
@@ -718,11 +520,7 @@ async fn row_without_a_leaf_is_named() {
 async fn forged_checkpoint_signature_is_named() {
     let problem =
         tamper_with(&["UPDATE checkpoints SET signature = zeroblob(64) WHERE tree_size = 5"]).await;
-    assert_tamper(
-        &problem,
-        "checkpoint at tree size 5",
-        "signature does not match",
-    );
+    assert_tamper(&problem, "checkpoint at tree size 5", "signature does not match");
 }
 
 #[tokio::test]
@@ -737,29 +535,17 @@ async fn checkpoint_with_a_wrong_root_is_named_even_when_signed_by_the_key() {
         hex::encode(forged.signature)
     )])
     .await;
-    assert_tamper(
-        &problem,
-        "checkpoint at tree size 3",
-        "root hash does not match the log",
-    );
+    assert_tamper(&problem, "checkpoint at tree size 3", "root hash does not match the log");
 }
 
 #[tokio::test]
 async fn another_verifying_key_is_reported_on_the_first_checkpoint() {
     let fixture = fixture().await;
     let other = SigningKey::from_bytes(&[12; 32]).verifying_key();
-    let report = reader(&fixture.path)
-        .await
-        .verify(&other)
-        .await
-        .expect("verify ran");
+    let report = reader(&fixture.path).await.verify(&other).await.expect("verify ran");
     let problem = report.problem.expect("wrong key detected");
     assert_eq!(problem.record, "checkpoint at tree size 3");
-    assert!(
-        problem.reason.starts_with("signed by key "),
-        "{}",
-        problem.reason
-    );
+    assert!(problem.reason.starts_with("signed by key "), "{}", problem.reason);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,19 +557,9 @@ async fn two_writers_on_one_file_interleave_without_forking_the_log() {
     let write = |store: Store, instance: &'static str| async move {
         let mut receipts = Vec::new();
         for i in 0..15 {
-            let record = run(
-                &crate::evidence::new_run_id(),
-                instance,
-                Outcome::Succeeded,
-                i,
-            );
+            let record = run(&crate::evidence::new_run_id(), instance, Outcome::Succeeded, i);
             let obs = [observation(instance, json!({"i": i}), i)];
-            receipts.push(
-                store
-                    .record_run(&record, &obs, &key())
-                    .await
-                    .expect("recorded"),
-            );
+            receipts.push(store.record_run(&record, &obs, &key()).await.expect("recorded"));
         }
         receipts
     };
@@ -791,88 +567,48 @@ async fn two_writers_on_one_file_interleave_without_forking_the_log() {
         tokio::spawn(write(first.clone(), "alpha")),
         tokio::spawn(write(second.clone(), "beta"))
     );
-    let mut receipts: Vec<RunReceipt> = a
-        .expect("joined")
-        .into_iter()
-        .chain(b.expect("joined"))
-        .collect();
+    let mut receipts: Vec<RunReceipt> =
+        a.expect("joined").into_iter().chain(b.expect("joined")).collect();
     receipts.sort_by_key(|r| r.first_seq);
-    let positions: Vec<(u64, u64)> = receipts
-        .iter()
-        .map(|r| (r.first_seq, r.tree_size))
-        .collect();
+    let positions: Vec<(u64, u64)> = receipts.iter().map(|r| (r.first_seq, r.tree_size)).collect();
     let expected: Vec<(u64, u64)> = (0..30).map(|i| (2 * i, 2 * i + 2)).collect();
     assert_eq!(positions, expected);
     first.close().await;
     second.close().await;
     let report = verify(&path).await;
-    assert_eq!(
-        (report.leaves, report.checkpoints, report.problem),
-        (60, 30, None)
-    );
+    assert_eq!((report.leaves, report.checkpoints, report.problem), (60, 30, None));
 }
 
 #[tokio::test]
 async fn control_status_keeps_since_until_the_status_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("evidence.db"))
-        .await
-        .expect("writer");
+    let store = Store::open(&dir.path().join("evidence.db")).await.expect("writer");
     let change = |control: &str, status: &str, reason: &str| ControlChange {
         control: control.into(),
         status: status.into(),
         reason: reason.into(),
         evidence: json!({"reason": reason}),
     };
-    let first = [
-        change("PR.AC-1", "passing", "ok"),
-        change("PR.DS-2", "failing", "tls 1.0"),
-    ];
-    store
-        .record_control_changes(&first, at(0))
-        .await
-        .expect("recorded");
-    let second = [
-        change("PR.AC-1", "passing", "still ok"),
-        change("PR.DS-2", "passing", "fixed"),
-    ];
-    store
-        .record_control_changes(&second, at(60))
-        .await
-        .expect("recorded");
+    let first = [change("PR.AC-1", "passing", "ok"), change("PR.DS-2", "failing", "tls 1.0")];
+    store.record_control_changes(&first, at(0)).await.expect("recorded");
+    let second = [change("PR.AC-1", "passing", "still ok"), change("PR.DS-2", "passing", "fixed")];
+    store.record_control_changes(&second, at(60)).await.expect("recorded");
 
     let statuses = store.control_statuses().await.expect("read");
     let summary: Vec<(&str, &str, DateTime<Utc>, &str)> = statuses
         .iter()
-        .map(|s| {
-            (
-                s.control.as_str(),
-                s.status.as_str(),
-                s.since,
-                s.reason.as_str(),
-            )
-        })
+        .map(|s| (s.control.as_str(), s.status.as_str(), s.since, s.reason.as_str()))
         .collect();
     assert_eq!(
         summary,
-        vec![
-            ("PR.AC-1", "passing", at(0), "still ok"),
-            ("PR.DS-2", "passing", at(60), "fixed")
-        ]
+        vec![("PR.AC-1", "passing", at(0), "still ok"), ("PR.DS-2", "passing", at(60), "fixed")]
     );
     assert_eq!(statuses[0].evidence, json!({"reason": "still ok"}));
 
     let history = store.transitions(None, 10).await.expect("read");
     let moves: Vec<(&str, Option<&str>, &str, DateTime<Utc>)> = history
         .iter()
-        .map(|t| {
-            (
-                t.control.as_str(),
-                t.from_status.as_deref(),
-                t.to_status.as_str(),
-                t.at,
-            )
-        })
+        .map(|t| (t.control.as_str(), t.from_status.as_deref(), t.to_status.as_str(), t.at))
         .collect();
     assert_eq!(
         moves,
@@ -882,14 +618,7 @@ async fn control_status_keeps_since_until_the_status_changes() {
             ("PR.AC-1", None, "passing", at(0)),
         ]
     );
-    assert_eq!(
-        store
-            .transitions(Some("PR.AC-1"), 10)
-            .await
-            .expect("read")
-            .len(),
-        1
-    );
+    assert_eq!(store.transitions(Some("PR.AC-1"), 10).await.expect("read").len(), 1);
     assert_eq!(store.transitions(None, 1).await.expect("read").len(), 1);
     store.close().await;
 }

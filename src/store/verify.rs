@@ -75,11 +75,7 @@ impl fmt::Display for Tamper {
 impl Store {
     /// Recomputes every leaf, checkpoint and payload hash (see the module documentation).
     pub(crate) async fn verify(&self, key: &VerifyingKey) -> Result<VerifyReport, StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(sql("begin read transaction"))?;
+        let mut tx = self.pool.begin().await.map_err(sql("begin read transaction"))?;
         let mut walk = Walk::new(key);
         let result = walk.run(&mut tx).await;
         tx.rollback().await.map_err(sql("end read transaction"))?;
@@ -111,10 +107,7 @@ impl From<StoreError> for Halt {
 }
 
 fn tamper(record: impl Into<String>, reason: impl Into<String>) -> Halt {
-    Halt::Tamper(Tamper {
-        record: record.into(),
-        reason: reason.into(),
-    })
+    Halt::Tamper(Tamper { record: record.into(), reason: reason.into() })
 }
 
 fn query_failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> Halt {
@@ -182,8 +175,7 @@ impl<'k> Walk<'k> {
             let (first, last) = (first.seq, last.seq);
             let runs = runs_between(conn, first, last).await?;
             let observations = observations_between(conn, first, last).await?;
-            self.load_checkpoints(conn, to_i64(self.range.size()), last.saturating_add(1))
-                .await?;
+            self.load_checkpoints(conn, to_i64(self.range.size()), last.saturating_add(1)).await?;
             for leaf in &page {
                 self.check_leaf(leaf, &runs, &observations)?;
             }
@@ -229,10 +221,7 @@ impl<'k> Walk<'k> {
             "run" => run_leaf(leaf, runs.get(&leaf.seq))?,
             "observation" => observation_leaf(leaf, observations.get(&leaf.seq))?,
             other => {
-                return Err(tamper(
-                    format!("leaf {}", leaf.seq),
-                    format!("unknown kind {other:?}"),
-                ))
+                return Err(tamper(format!("leaf {}", leaf.seq), format!("unknown kind {other:?}")))
             }
         };
         let stored: Hash = leaf
@@ -259,20 +248,13 @@ impl<'k> Walk<'k> {
 
     fn check_checkpoint(&mut self, columns: &CheckpointColumns) -> Result<(), Halt> {
         let record = columns.label();
-        let checkpoint = columns
-            .checkpoint()
-            .map_err(|reason| tamper(&record, reason))?;
-        checkpoint
-            .verify(self.key)
-            .map_err(|e| tamper(&record, signature_problem(e)))?;
+        let checkpoint = columns.checkpoint().map_err(|reason| tamper(&record, reason))?;
+        checkpoint.verify(self.key).map_err(|e| tamper(&record, signature_problem(e)))?;
         if checkpoint.tree_size != self.range.size() || checkpoint.root != self.range.root() {
             return Err(tamper(record, "root hash does not match the log"));
         }
         if columns.frontier != self.range.to_bytes() {
-            return Err(tamper(
-                record,
-                "stored compact range does not match the log",
-            ));
+            return Err(tamper(record, "stored compact range does not match the log"));
         }
         self.checkpoints += 1;
         Ok(())
@@ -369,10 +351,7 @@ async fn integrity(conn: &mut Conn) -> Result<(), Halt> {
         return Ok(());
     }
     let shown: Vec<&str> = lines.iter().take(5).map(String::as_str).collect();
-    Err(tamper(
-        "database",
-        format!("integrity check failed: {}", shown.join("; ")),
-    ))
+    Err(tamper("database", format!("integrity check failed: {}", shown.join("; "))))
 }
 
 async fn runs_between(
@@ -424,10 +403,7 @@ fn observation_leaf(
 ) -> Result<(String, Vec<u8>), Halt> {
     let Some(row) = row.filter(|o| o.id.to_string() == leaf.reference) else {
         let record = format!("leaf {} (observation {})", leaf.seq, leaf.reference);
-        return Err(tamper(
-            record,
-            "its observation row is missing or was moved",
-        ));
+        return Err(tamper(record, "its observation row is missing or was moved"));
     };
     let label = row.label();
     let (Some(instance), Some(collector), Some(version)) =
@@ -436,10 +412,7 @@ fn observation_leaf(
         return Err(tamper(label, format!("its run {} is missing", row.run_id)));
     };
     if !row.has_payload {
-        return Err(tamper(
-            label,
-            format!("its payload {} is missing", row.payload_sha256),
-        ));
+        return Err(tamper(label, format!("its payload {} is missing", row.payload_sha256)));
     }
     let meta = row.meta().map_err(|reason| tamper(&label, reason))?;
     let bytes = evidence::observation_leaf(
@@ -485,9 +458,7 @@ async fn orphan_observations(conn: &mut Conn) -> Result<(), Halt> {
 
 fn signature_problem(error: CheckpointError) -> String {
     match error {
-        CheckpointError::UnknownKey {
-            found, expected, ..
-        } => {
+        CheckpointError::UnknownKey { found, expected, .. } => {
             format!("signed by key {found}, not by the verifying key {expected}")
         }
         CheckpointError::BadSignature { .. } => "signature does not match".into(),
@@ -520,9 +491,8 @@ mod tests {
 
     #[test]
     fn payload_batches_respect_the_budget() {
-        let keys: Vec<(String, i64)> = [("a", 3), ("b", 4), ("c", 10), ("d", 1), ("e", 1)]
-            .map(|(k, n)| (k.into(), n))
-            .into();
+        let keys: Vec<(String, i64)> =
+            [("a", 3), ("b", 4), ("c", 10), ("d", 1), ("e", 1)].map(|(k, n)| (k.into(), n)).into();
         assert_eq!(batches(&keys, 8), vec![("a", "b"), ("c", "c"), ("d", "e")]);
         assert_eq!(batches(&keys, 100), vec![("a", "e")]);
         assert_eq!(batches(&[], 8), Vec::<(&str, &str)>::new());

@@ -56,11 +56,8 @@ colour = "blue"
     );
     let output = home.run(&["collect", "now"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let errors: Vec<String> = stderr(&output)
-        .lines()
-        .filter(|l| l.contains("beweis.toml:"))
-        .map(str::to_owned)
-        .collect();
+    let errors: Vec<String> =
+        stderr(&output).lines().filter(|l| l.contains("beweis.toml:")).map(str::to_owned).collect();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(errors.iter().any(|e| e.contains(":7:") && e.contains("schedule")), "{errors:#?}");
     assert!(errors.iter().any(|e| e.contains(":15:") && e.contains("2.0")), "{errors:#?}");
@@ -87,10 +84,7 @@ fn check_config_accepts_the_shipped_examples() {
 #[test]
 fn an_unknown_instance_is_a_usage_error() {
     let home = Home::new();
-    home.write(
-        "beweis.toml",
-        "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n",
-    );
+    home.write("beweis.toml", "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n");
     let output = home.run(&["collect", "now", "--instance", "nope"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("no instance named \"nope\""), "{}", stderr(&output));

@@ -70,12 +70,9 @@ fn fifty_sigkills_during_collection_lose_no_acknowledged_run() {
     let verify = home.run(&["verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
     let stored = home.json(&["evidence", "list", "--json", "--limit", "1000000"]);
-    let stored: HashSet<&str> = stored
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|o| o["run_id"].as_str())
-        .collect();
-    let missing: Vec<&String> = acknowledged.iter().filter(|r| !stored.contains(r.as_str())).collect();
+    let stored: HashSet<&str> =
+        stored.as_array().expect("list").iter().filter_map(|o| o["run_id"].as_str()).collect();
+    let missing: Vec<&String> =
+        acknowledged.iter().filter(|r| !stored.contains(r.as_str())).collect();
     assert!(missing.is_empty(), "acknowledged runs lost: {missing:?}");
 }

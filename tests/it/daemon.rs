@@ -107,7 +107,8 @@ fn scheduled_runs_follow_a_changed_file() {
     let after = control(&home.json(&["status", "--json"]), "PR.IP-1");
     assert!(after["reason"].as_str().unwrap_or("").contains("pattern did not match"), "{after}");
     let since_after = after["since"].as_str().expect("since set");
-    assert!(since_after > since_before.as_str(), "since must move: {since_before} → {since_after}");
+    let moved = since_after > since_before.as_str();
+    assert!(moved, "since must move: {since_before} → {since_after}");
 
     daemon.signal("TERM");
     let mut daemon = daemon;

@@ -9,7 +9,8 @@ fn collected_home() -> Home {
     let home = Home::new();
     home.write("a.txt", "alpha\n");
     home.write("b.txt", "beta\n");
-    let paths = format!("[\"{}\", \"{}\"]", home.path("a.txt").display(), home.path("b.txt").display());
+    let paths =
+        format!("[\"{}\", \"{}\"]", home.path("a.txt").display(), home.path("b.txt").display());
     home.write(
         "beweis.toml",
         &format!(
