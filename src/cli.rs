@@ -57,14 +57,60 @@ pub(crate) enum Command {
     },
     /// Recompute every hash and signature of the evidence log
     Verify(JsonFlag),
-    /// Write the public status document
+    /// Publish the feed: record a signed status document and write the trust page
     Export {
-        /// Directory to write status.json into
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        /// Feed directory to write status.json, checkpoint, proof.json and the pages into
+        #[arg(long, value_name = "DIR", required_unless_present_any = ["oscal", "bundle"])]
+        out: Option<PathBuf>,
+        /// Also (or only) write OSCAL 1.1.2 assessment results to this file
+        #[arg(long, value_name = "FILE")]
+        oscal: Option<PathBuf>,
+        /// Also (or only) write the auditor bundle (tar.zst) to this file
+        #[arg(long, value_name = "FILE.tar.zst")]
+        bundle: Option<PathBuf>,
+        /// Evidence records of this many past days go into the bundle
+        #[arg(long, default_value_t = 90, value_name = "DAYS")]
+        since_days: u32,
     },
+    /// Verify a published feed: signature, inclusion, consistency with the last seen, freshness
+    VerifyFeed(VerifyFeedArgs),
+    /// Serve a feed directory read-only over HTTP (page, status, proofs, badge, metrics)
+    Serve(ServeArgs),
     /// Validate the configuration without running anything
     CheckConfig(JsonFlag),
+}
+
+/// `beweis verify-feed`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyFeedArgs {
+    /// The feed directory (status.json, checkpoint, proof.json)
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// The publisher's public key file (64 hex characters), obtained out of band
+    #[arg(long, value_name = "PUBLIC_KEY")]
+    pub(crate) key: PathBuf,
+    /// State file remembering the checkpoint seen last; updated after a successful check
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    /// A status document older than this many hours is stale
+    #[arg(long, default_value_t = 26, value_name = "HOURS")]
+    pub(crate) max_age_hours: u32,
+    #[command(flatten)]
+    pub(crate) json: JsonFlag,
+}
+
+/// `beweis serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The feed directory written by `export` or the daemon
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Connections served at once; more are answered 503
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub(crate) max_connections: usize,
 }
 
 #[derive(Debug, Subcommand)]

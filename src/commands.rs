@@ -111,7 +111,10 @@ async fn talk_to_daemon(stream: UnixStream, names: &[String]) -> anyhow::Result<
                     .map(|r| serde_json::from_value(r).context("bad run report from the daemon"))
                     .collect();
             }
-            Reply::Error { message } => bail!("the daemon could not collect: {message}"),
+            Reply::Error { message, usage: true } => return Err(UsageError(message).into()),
+            Reply::Error { message, usage: false } => {
+                bail!("the daemon could not collect: {message}")
+            }
             _ => {}
         }
     }
@@ -125,6 +128,7 @@ async fn collect_in_process(
     names: &[String],
 ) -> anyhow::Result<Vec<RunReport>> {
     state.ensure()?;
+    state.check_writer_identity()?;
     let lock_state = state.clone();
     let lock = tokio::task::spawn_blocking(move || lock_state.try_lock_writer(LOCK_WAIT))
         .await
@@ -139,8 +143,7 @@ async fn collect_in_process(
         }
         Err(e) => return Err(e.into()),
     };
-    let store = Store::open(&state.database()).await?;
-    let key = crate::keys::load_or_create(state.root())?;
+    let (store, key) = state.open_writer().await?;
     let runner = Runner::new(std::sync::Arc::new(config.clone()), store, key);
     let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
     let progress = std::io::stderr().is_terminal();
@@ -171,6 +174,10 @@ async fn evaluate_read_only(
 ) -> anyhow::Result<(Vec<ControlState>, HashMap<String, DateTime<Utc>>)> {
     let now = Utc::now();
     if !state.database().exists() {
+        eprintln!(
+            "note: no evidence collected yet in {}; run `beweis collect now`",
+            state.root().display()
+        );
         let empty = HashMap::new();
         let inputs =
             crate::controls::Inputs { config, evidence: &empty, broken_pins: &HashMap::new(), now };
@@ -244,14 +251,14 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
                         row.collected_at.format("%Y-%m-%d %H:%M:%S"),
                         row.instance,
                         &row.payload_sha256[..row.payload_sha256.len().min(12)],
-                        row.subject
+                        output::printable(&row.subject)
                     );
                 }
             }
         }
         EvidenceCommand::Show { id, json: _ } => {
             let Some(detail) = store.observation(*id).await? else {
-                bail!("no observation with id {id}");
+                return Err(UsageError(format!("no observation with id {id}")).into());
             };
             println!("{}", serde_json::to_string_pretty(&detail)?);
         }
@@ -287,23 +294,122 @@ pub(crate) async fn verify(state: StateDir, json_out: bool) -> anyhow::Result<u8
     Ok(if report.problem.is_some() { exit::PROBLEM } else { exit::OK })
 }
 
-/// `beweis export --out DIR`.
-pub(crate) async fn export(config: Config, state: StateDir, out: &Path) -> anyhow::Result<u8> {
-    let (states, since) = evaluate_read_only(&config, &state).await?;
-    let checkpoint = if state.database().exists() {
-        let store = Store::open_read_only(&state.database()).await?;
-        let checkpoint = store.latest_checkpoint().await?;
+/// How long `export` waits for the writer lock held by a collection in progress.
+const EXPORT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// What `beweis export` writes.
+pub(crate) struct ExportTargets<'a> {
+    pub(crate) out: Option<&'a Path>,
+    pub(crate) oscal: Option<&'a Path>,
+    pub(crate) bundle: Option<&'a Path>,
+    pub(crate) since_days: u32,
+}
+
+/// `beweis export [--out DIR] [--oscal FILE] [--bundle FILE]`: the OSCAL results and the
+/// auditor bundle (both read-only on the log), then the feed.
+pub(crate) async fn export(
+    config: Config,
+    state: StateDir,
+    targets: &ExportTargets<'_>,
+) -> anyhow::Result<u8> {
+    if let Some(path) = targets.oscal {
+        let store = open_existing(&state).await?;
+        let written = feed::export_oscal(&config, &store, path).await;
         store.close().await;
-        checkpoint
-    } else {
-        None
-    };
+        println!("wrote {}", written?.display());
+    }
+    if let Some(path) = targets.bundle {
+        export_bundle(&state, path, targets.since_days).await?;
+    }
+    match targets.out {
+        Some(out) => publish_feed(config, state, out).await,
+        None => Ok(exit::OK),
+    }
+}
+
+/// Writes the auditor bundle with the evidence of the last `since_days` days.
+async fn export_bundle(state: &StateDir, path: &Path, since_days: u32) -> anyhow::Result<()> {
+    use crate::feed::bundle::{export_bundle, BundleOptions};
+    let store = open_existing(state).await?;
+    let public = crate::keys::load_public(&state.public_key())?;
     let salt = feed::load_or_create_salt(state.root())?;
-    let document =
-        feed::StatusDocument::build(&config, &states, &since, checkpoint.as_ref(), &salt);
-    let path = feed::write_atomically(out, "status.json", &serde_json::to_vec_pretty(&document)?)?;
-    println!("wrote {}", path.display());
+    let since = Utc::now() - chrono::Duration::days(i64::from(since_days));
+    let options = BundleOptions { path, since, salt: &salt, public_key: &public };
+    let summary = export_bundle(&store, &options).await;
+    store.close().await;
+    let summary = summary?;
+    println!(
+        "wrote {} ({} evidence records, log of {} leaves{})",
+        summary.path.display(),
+        summary.records,
+        summary.tree_size,
+        if summary.with_status { ", newest published status" } else { ", no status published" }
+    );
+    Ok(())
+}
+
+/// `beweis export --out DIR`: records a status document in the log and writes the feed.
+async fn publish_feed(config: Config, state: StateDir, out: &Path) -> anyhow::Result<u8> {
+    state.ensure()?;
+    let lock_state = state.clone();
+    let _lock = tokio::task::spawn_blocking(move || lock_state.try_lock_writer(EXPORT_LOCK_WAIT))
+        .await
+        .context("waiting for the writer lock")?
+        .context("publishing appends to the evidence log; a running daemon publishes itself")?;
+    let store = Store::open(&state.database()).await?;
+    let key = crate::keys::load_or_create(state.root())?;
+    let publisher = feed::Publisher::new(state.root(), out.to_path_buf(), key)?;
+    let published = publisher.publish(&config, &store).await;
+    store.close().await;
+    let published = published?;
+    let proven = published.document.summary.overall.proven.percent;
+    println!(
+        "published status leaf {} under checkpoint of tree size {}: {} files in {} ({} proven)",
+        published.receipt.seq,
+        published.receipt.checkpoint.tree_size,
+        published.files.len(),
+        out.display(),
+        proven.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "n/a".into())
+    );
     Ok(exit::OK)
+}
+
+/// `beweis verify-feed DIR --key PUBLIC_KEY [--state FILE]`.
+pub(crate) fn verify_feed(args: &crate::cli::VerifyFeedArgs) -> anyhow::Result<u8> {
+    use crate::feed::verify_feed::{verify_feed, VerifyFeedOptions};
+    let key = crate::keys::load_public(&args.key)?;
+    let options = VerifyFeedOptions {
+        dir: &args.dir,
+        key: &key,
+        state: args.state.as_deref(),
+        max_age: chrono::Duration::hours(i64::from(args.max_age_hours)),
+        now: Utc::now(),
+    };
+    let result = verify_feed(&options)?;
+    if args.json.json {
+        let document = match &result {
+            Ok(report) => json!({ "ok": true, "report": report }),
+            Err(problem) => json!({ "ok": false, "problem": problem.to_string() }),
+        };
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        match &result {
+            Ok(report) => println!(
+                "ok: status.json ({} controls, generated {}) is in the log of size {} signed by \
+                 key {}{}",
+                report.controls,
+                report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                report.tree_size,
+                report.key_id,
+                report
+                    .previous_tree_size
+                    .map(|s| format!(", consistent with size {s} seen before"))
+                    .unwrap_or_default()
+            ),
+            Err(problem) => println!("FAILED: {problem}"),
+        }
+    }
+    Ok(if result.is_ok() { exit::OK } else { exit::PROBLEM })
 }
 
 /// `beweis check-config`.

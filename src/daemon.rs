@@ -26,7 +26,6 @@ use crate::config::{self, Config};
 use crate::evidence::Trigger;
 use crate::runner::{Progress, RunReport, Runner};
 use crate::state::StateDir;
-use crate::store::Store;
 
 /// How long runs in progress may take to finish after SIGTERM before they are cancelled.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -57,10 +56,21 @@ pub(crate) enum Request {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(crate) enum Reply {
     Pong,
-    RunStarted { instance: String },
-    RunFinished { report: serde_json::Value },
-    Done { reports: Vec<serde_json::Value> },
-    Error { message: String },
+    RunStarted {
+        instance: String,
+    },
+    RunFinished {
+        report: serde_json::Value,
+    },
+    Done {
+        reports: Vec<serde_json::Value>,
+    },
+    Error {
+        message: String,
+        /// The request named something the daemon does not know (exit code 2 for the CLI).
+        #[serde(default)]
+        usage: bool,
+    },
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -70,8 +80,7 @@ pub(crate) async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let _lock = state
         .try_lock_writer(Duration::ZERO)
         .context("is another beweis daemon or collection running?")?;
-    let store = Store::open(&state.database()).await?;
-    let key = crate::keys::load_or_create(state.root())?;
+    let (store, key) = state.open_writer().await?;
     let runner = Arc::new(Runner::new(Arc::new(options.config), store, key));
     let listener = bind_socket(&state)?;
     let tracker = TaskTracker::new();
@@ -273,7 +282,8 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
         Ok(request) => request,
         Err(e) => {
             let message = format!("bad request: {e}");
-            let _ = write.write_all(reply_to(Reply::Error { message }).as_bytes()).await;
+            let reply = Reply::Error { message, usage: true };
+            let _ = write.write_all(reply_to(reply).as_bytes()).await;
             return;
         }
     };
@@ -282,6 +292,11 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
             let _ = write.write_all(reply_to(Reply::Pong).as_bytes()).await;
         }
         Request::Collect { instances } => {
+            if let Some(message) = unknown_instances(&runner, &instances) {
+                let reply = Reply::Error { message, usage: true };
+                let _ = write.write_all(reply_to(reply).as_bytes()).await;
+                return;
+            }
             let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
             let worker = Arc::clone(&runner);
             let job = tracker.spawn(async move {
@@ -297,12 +312,32 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
             }
             let last = match job.await {
                 Ok(Ok(reports)) => Reply::Done { reports: reports.iter().map(json).collect() },
-                Ok(Err(e)) => Reply::Error { message: format!("{e:#}") },
-                Err(e) => Reply::Error { message: format!("collection task failed: {e}") },
+                Ok(Err(e)) => Reply::Error { message: format!("{e:#}"), usage: false },
+                Err(e) => {
+                    Reply::Error { message: format!("collection task failed: {e}"), usage: false }
+                }
             };
             let _ = write.write_all(reply_to(last).as_bytes()).await;
         }
     }
+}
+
+/// Names in `requested` that the daemon's configuration lacks, as a message; `None` if all known.
+fn unknown_instances(runner: &Runner, requested: &[String]) -> Option<String> {
+    let config = runner.config();
+    let unknown: Vec<&str> = requested
+        .iter()
+        .filter(|name| config.instance(name).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the running daemon's configuration has no instance {}; reload it after editing \
+         (systemctl reload beweis)",
+        unknown.join(", ")
+    ))
 }
 
 fn json(report: &RunReport) -> serde_json::Value {
@@ -323,10 +358,13 @@ struct Watchdog {
 }
 
 impl Watchdog {
+    /// Reads `WATCHDOG_USEC`; like libsystemd's `sd_watchdog_enabled`, a missing
+    /// `WATCHDOG_PID` means the watchdog is ours (the `sd-notify` crate requires the pid).
     fn from_env() -> Watchdog {
-        let mut usec = 0u64;
-        let enabled = sd_notify::watchdog_enabled(false, &mut usec);
-        let interval = enabled.then(|| Duration::from_micros(usec / 2));
+        let usec = std::env::var("WATCHDOG_USEC").ok().and_then(|v| v.parse::<u64>().ok());
+        let pid = std::env::var("WATCHDOG_PID").ok().and_then(|v| v.parse::<u32>().ok());
+        let ours = pid.is_none_or(|pid| pid == std::process::id());
+        let interval = usec.filter(|u| *u > 0 && ours).map(|u| Duration::from_micros(u / 2));
         Watchdog { interval, last: std::sync::Mutex::new(std::time::Instant::now()) }
     }
 
@@ -337,5 +375,60 @@ impl Watchdog {
             notify(&[sd_notify::NotifyState::Watchdog]);
             *last = std::time::Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{new_run_id, Outcome, RunRecord};
+
+    async fn runner_with_last_run(dir: &std::path::Path, ago: Option<chrono::Duration>) -> Runner {
+        let text = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+                    [[instance]]\nname = \"doc\"\ncollector = \"file\"\nschedule = \"0 3 * * *\"\n\
+                    params = { paths = [\"/etc/hostname\"] }\n";
+        let config = config::parse_str(text, "test.toml").expect("valid test config");
+        let store = Store::open(&dir.join("evidence.db")).await.expect("open store");
+        let key = crate::keys::load_or_create(dir).expect("key");
+        let Some(ago) = ago else { return Runner::new(Arc::new(config), store, key) };
+        let at = Utc::now() - ago;
+        let run = RunRecord {
+            run_id: new_run_id(),
+            instance: "doc".to_owned(),
+            collector: "file".to_owned(),
+            collector_version: collectors::VERSION.to_owned(),
+            trigger: Trigger::Schedule,
+            started_at: at,
+            finished_at: at,
+            outcome: Outcome::Succeeded,
+            error: None,
+            failures: Vec::new(),
+        };
+        store.record_run(&run, &[], &key).await.expect("record");
+        Runner::new(Arc::new(config), store, key)
+    }
+
+    #[tokio::test]
+    async fn a_missed_daily_run_is_caught_up_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner_with_last_run(dir.path(), Some(chrono::Duration::days(3))).await;
+        assert!(needs_catch_up(&runner, "doc").await, "three days down: one catch-up run");
+    }
+
+    #[tokio::test]
+    async fn a_recent_run_needs_no_catch_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner_with_last_run(dir.path(), Some(chrono::Duration::seconds(1))).await;
+        // 03:00 daily: the next time after a run one second ago is still ahead, unless this test
+        // runs in the second after 03:00 UTC.
+        assert!(!needs_catch_up(&runner, "doc").await);
+    }
+
+    #[tokio::test]
+    async fn an_instance_that_never_ran_is_caught_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner_with_last_run(dir.path(), None).await;
+        assert!(needs_catch_up(&runner, "doc").await);
+        assert!(!needs_catch_up(&runner, "missing").await, "unknown instances are not run");
     }
 }

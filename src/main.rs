@@ -15,6 +15,7 @@ mod keys;
 mod output;
 mod runner;
 mod schedule;
+mod serve;
 mod state;
 mod store;
 mod telemetry;
@@ -29,6 +30,9 @@ use crate::state::StateDir;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Daemon) {
+        restore_sigpipe();
+    }
     telemetry::init(cli.verbose, matches!(cli.command, Command::Daemon));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -41,10 +45,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => report(&e),
     };
+    // A blocking read stuck in the kernel (a collector past its timeout) must not keep the
+    // process alive: give blocking threads a moment, then exit without them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     ExitCode::from(code)
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        // Reading the log does not need a valid configuration: an operator with a half-edited
+        // config file can still verify and inspect the evidence.
+        Command::Verify(flag) => return commands::verify(lenient_state(&cli)?, flag.json).await,
+        Command::Evidence { what } => return commands::evidence(lenient_state(&cli)?, what).await,
+        _ => {}
+    }
     let config = match (config::load(cli.config.as_deref()), &cli.command) {
         (Ok(config), _) => config,
         (Err(errors), Command::CheckConfig(flag)) if flag.json => {
@@ -66,11 +80,52 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             daemon::run(options).await.map(|()| exit::OK)
         }
         Command::Status(flag) => commands::status(config.clone(), state()?, flag.json).await,
-        Command::Evidence { what } => commands::evidence(state()?, what).await,
-        Command::Verify(flag) => commands::verify(state()?, flag.json).await,
-        Command::Export { out } => commands::export(config.clone(), state()?, out).await,
+        Command::Evidence { .. } | Command::Verify(_) => Ok(exit::OK),
+        Command::Export { out, oscal, bundle, since_days } => {
+            let targets = commands::ExportTargets {
+                out: out.as_deref(),
+                oscal: oscal.as_deref(),
+                bundle: bundle.as_deref(),
+                since_days: *since_days,
+            };
+            commands::export(config.clone(), state()?, &targets).await
+        }
+        Command::VerifyFeed(args) => commands::verify_feed(args),
+        Command::Serve(args) => serve::run(args, state().ok()).await.map(|()| exit::OK),
         Command::CheckConfig(flag) => commands::check_config(&config, flag.json),
     }
+}
+
+/// The state directory for commands that only read the log; a broken config is ignored.
+fn lenient_state(cli: &Cli) -> anyhow::Result<StateDir> {
+    let configured = config::load(cli.config.as_deref()).ok().and_then(|c| c.agent.state_dir);
+    Ok(StateDir::resolve(cli.state_dir.as_deref(), configured.as_deref())?)
+}
+
+/// Commands that print (`status | head`) end quietly when the reader goes away, as other Unix
+/// tools do; the daemon keeps Rust's default (ignore SIGPIPE, get EPIPE) for its sockets.
+fn restore_sigpipe() {
+    // SAFETY: called before any thread is started; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// The cause chain in one line, leaving out a cause whose text the line already holds (typed
+/// errors often include their source in their own message).
+fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Prints an error with its causes and picks the exit code for it.
@@ -84,7 +139,7 @@ fn report(error: &anyhow::Error) -> u8 {
         );
         return exit::CONFIG;
     }
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", chain_text(error));
     if error.downcast_ref::<commands::UsageError>().is_some() {
         return exit::USAGE;
     }

@@ -30,11 +30,12 @@ pub(crate) fn status_table(
     let catalog = Catalog::get(config.profile.catalog);
     let rates = percentages(states, catalog);
     let mut out = String::new();
+    let excluded = states.iter().filter(|s| s.status == Status::NotApplicable).count();
     let _ = writeln!(
         out,
-        "beweis status: {}, {} controls, evaluated {}\n",
+        "beweis status: {}, {} controls in scope, {excluded} not applicable, evaluated {}\n",
         config.profile.catalog.as_str(),
-        states.len(),
+        states.len() - excluded,
         now.format("%Y-%m-%d %H:%M:%S UTC")
     );
     for (function, tally) in &rates.functions {
@@ -80,7 +81,7 @@ fn control_line(state: &ControlState, since: Option<&DateTime<Utc>>, colour: boo
     let word = format!("{:<14}", state.status.as_str());
     let word = if colour { paint(state.status, &word) } else { word };
     let since = since.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
-    let reason = truncate(&state.reason, 60);
+    let reason = truncate(&printable(&state.reason), 60);
     format!("  {:<10} {word} {since:<16}  {reason}\n", state.control)
 }
 
@@ -102,6 +103,17 @@ fn paint(status: Status, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// `text` with control characters (terminal escapes, newlines) shown escaped, so that a file
+/// name or a server's message cannot rewrite the operator's terminal.
+pub(crate) fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -121,7 +133,18 @@ pub(crate) fn run_line(report: &RunReport) -> String {
         report.duration_ms
     );
     if let Some(error) = &report.error {
-        let _ = write!(line, "  ({})", truncate(error, 80));
+        let _ = write!(line, "  ({})", truncate(&printable(error), 80));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\u{1b}[31mRED\nFAKE"), "a\\u{1b}[31mRED\\nFAKE");
+        assert_eq!(printable("plain ü"), "plain ü");
+    }
 }

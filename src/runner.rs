@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -152,7 +152,7 @@ impl Runner {
         let config = self.config();
         let ctx = collectors::Context {
             now: started_at,
-            timeout: instance.timeout,
+            timeout: collector_budget(instance.timeout),
             cancel: self.cancel.child_token(),
             limits: collectors::Limits { max_read_bytes: config.agent.max_read_bytes },
         };
@@ -162,12 +162,13 @@ impl Runner {
             () = cancel.cancelled() => None,
         };
         let (outcome, collection, error) = match collected {
+            // A collection cut short by shutdown is not evidence of anything: cancelled.
+            Some(_) | None if self.cancel.is_cancelled() => {
+                (Outcome::Cancelled, Default::default(), Some("agent shutting down".to_owned()))
+            }
             Some(collection) => {
                 let (outcome, error) = outcome_of(&collection);
                 (outcome, collection, error)
-            }
-            None if self.cancel.is_cancelled() => {
-                (Outcome::Cancelled, Default::default(), Some("agent shutting down".to_owned()))
             }
             None => {
                 cancel.cancel();
@@ -217,7 +218,13 @@ impl Runner {
             failures: Vec::new(),
         };
         self.store.record_run(&record, &[], &self.key).await?;
-        warn!(outcome = "skipped", "Run skipped, previous run still in progress.");
+        let (instance, run_id) = (record.instance.as_str(), record.run_id.as_str());
+        warn!(
+            instance,
+            run_id,
+            outcome = "skipped",
+            "Run skipped, previous run still in progress."
+        );
         Ok(report_of(&record, 0, Instant::now()))
     }
 
@@ -230,6 +237,13 @@ impl Runner {
         self.store.record_control_changes(&changes, now).await?;
         Ok(states)
     }
+}
+
+/// The time a collector may use: most of the run's timeout, so that it can still report which
+/// subjects did not answer before the runner's hard stop ends the run as `timed_out`.
+fn collector_budget(run_timeout: std::time::Duration) -> std::time::Duration {
+    let margin = (run_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    run_timeout.saturating_sub(margin)
 }
 
 /// Runs the instance's collector.
@@ -318,11 +332,26 @@ fn report_of(record: &RunRecord, observations: usize, clock: Instant) -> RunRepo
 }
 
 fn log_finished(report: &RunReport) {
+    // Instance and run id are repeated here so that the line stands on its own even where the
+    // run's span is filtered out (commands log at warn).
+    let (instance, run_id) = (report.instance.as_str(), report.run_id.as_str());
     let outcome = report.outcome.as_str();
     let duration_ms = report.duration_ms;
     match report.outcome {
-        Outcome::Succeeded => info!(outcome, duration_ms, "Run finished."),
+        Outcome::Succeeded => info!(instance, run_id, outcome, duration_ms, "Run finished."),
+        // Subject failures name paths and URLs: they stay in the evidence log, out of the
+        // journal. Only run-level errors, which the runner words itself, are logged.
+        _ if report.failures > 0 => warn!(
+            instance,
+            run_id,
+            outcome,
+            duration_ms,
+            failures = report.failures,
+            "Run did not succeed, see `beweis evidence` for the failed subjects."
+        ),
         _ => warn!(
+            instance,
+            run_id,
             outcome,
             duration_ms,
             error = report.error.as_deref().unwrap_or(""),
@@ -364,5 +393,87 @@ impl InstanceLocks {
             Trigger::Manual => Some(lock.lock_owned().await),
             Trigger::Schedule | Trigger::CatchUp => lock.try_lock_owned().ok(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    async fn runner(dir: &Path, params: &str, timeout_secs: u64) -> Runner {
+        let text = format!(
+            "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+             [[instance]]\nname = \"slow\"\ncollector = \"command\"\nschedule = \"@daily\"\n\
+             timeout_secs = {timeout_secs}\nparams = {params}\n"
+        );
+        let config = parse_str(&text, "test.toml").expect("valid test config");
+        let store = Store::open(&dir.join("evidence.db")).await.expect("open store");
+        let key = crate::keys::load_or_create(dir).expect("key");
+        Runner::new(Arc::new(config), store, key)
+    }
+
+    #[tokio::test]
+    async fn an_overlapping_scheduled_run_is_skipped_and_recorded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner(dir.path(), r#"{ argv = ["sleep", "1"] }"#, 30).await;
+        let config = runner.config();
+        let instance = &config.instances[0];
+        let (first, second) =
+            tokio::join!(runner.run_instance(instance, Trigger::Schedule, None), async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                runner.run_instance(instance, Trigger::Schedule, None).await
+            });
+        assert_eq!(first.expect("first run").outcome, Outcome::Succeeded);
+        let second = second.expect("second run");
+        assert_eq!(second.outcome, Outcome::Skipped);
+        assert_eq!(second.error.as_deref(), Some("previous run still in progress"));
+        let counts = runner.store().counts().await.expect("counts");
+        assert_eq!(counts.runs, 2, "the skipped run is recorded too");
+    }
+
+    #[tokio::test]
+    async fn a_manual_run_waits_for_the_run_in_progress() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner(dir.path(), r#"{ argv = ["sleep", "1"] }"#, 30).await;
+        let config = runner.config();
+        let instance = &config.instances[0];
+        let (first, second) =
+            tokio::join!(runner.run_instance(instance, Trigger::Schedule, None), async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                runner.run_instance(instance, Trigger::Manual, None).await
+            });
+        assert_eq!(first.expect("first").outcome, Outcome::Succeeded);
+        assert_eq!(second.expect("second").outcome, Outcome::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_subject_fails_the_run_within_its_timeout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner(dir.path(), r#"{ argv = ["sleep", "30"] }"#, 1).await;
+        let config = runner.config();
+        let started = Instant::now();
+        let report = runner.run_instance(&config.instances[0], Trigger::Manual, None).await;
+        let report = report.expect("stored");
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert!(report.error.as_deref().unwrap_or("").contains("timed out"), "{report:?}");
+        let states = runner.refresh_controls().await.expect("evaluate");
+        assert_eq!(states[0].status, crate::controls::Status::Unknown, "no check maps ID.AM-1");
+    }
+
+    #[tokio::test]
+    async fn shutdown_cancels_a_run_in_progress() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runner = runner(dir.path(), r#"{ argv = ["sleep", "30"] }"#, 60).await;
+        let config = runner.config();
+        let cancel = runner.cancel_token().clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            cancel.cancel();
+        });
+        let report = runner.run_instance(&config.instances[0], Trigger::Manual, None).await;
+        let outcome = report.expect("stored").outcome;
+        assert_eq!(outcome, Outcome::Cancelled);
     }
 }

@@ -10,6 +10,10 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ed25519_dalek::SigningKey;
+
+use crate::store::Store;
+
 /// Paths inside one state directory.
 #[derive(Debug, Clone)]
 pub(crate) struct StateDir {
@@ -25,6 +29,13 @@ pub(crate) enum StateError {
     Create { path: PathBuf, source: std::io::Error },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: std::io::Error },
+    #[error(
+        "state directory {path} belongs to uid {uid}: collect as that user \
+         (e.g. `sudo -u beweis beweis collect now`) or start the daemon"
+    )]
+    Owner { path: PathBuf, uid: u32 },
+    #[error("state directory {path} has mode {mode:04o}: group and others must not write to it")]
+    Writable { path: PathBuf, mode: u32 },
     #[error("another beweis process holds the writer lock {path} (waited {waited_secs} s)")]
     Busy { path: PathBuf, waited_secs: u64 },
 }
@@ -53,13 +64,50 @@ impl StateDir {
         Ok(StateDir { root: base.join("beweis") })
     }
 
-    /// Creates the directory (mode 0700) if it does not exist.
+    /// Creates the directory (mode 0700) if it does not exist, and refuses one that others
+    /// may write to: whoever can replace files there can replace the key or the log.
     pub(crate) fn ensure(&self) -> Result<(), StateError> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
-            .map_err(|source| StateError::Create { path: self.root.clone(), source })
+            .map_err(|source| StateError::Create { path: self.root.clone(), source })?;
+        let mode = std::fs::metadata(&self.root)
+            .map_err(|source| StateError::Create { path: self.root.clone(), source })?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(StateError::Writable { path: self.root.clone(), mode: mode & 0o7777 });
+        }
+        Ok(())
+    }
+
+    /// Opens the database for writing and loads the signing key, refusing to create a new key
+    /// beside an existing log: its checkpoints would no longer verify.
+    pub(crate) async fn open_writer(&self) -> anyhow::Result<(Store, SigningKey)> {
+        let key_path = self.root.join(crate::keys::SECRET_FILE);
+        if !key_path.exists() && self.database().exists() {
+            anyhow::bail!(
+                "signing key {} is missing but the evidence log {} exists: restore the key \
+                 from backup (a new key would make every earlier checkpoint fail to verify)",
+                key_path.display(),
+                self.database().display()
+            );
+        }
+        let store = Store::open(&self.database()).await?;
+        let key = crate::keys::load_or_create(&self.root)?;
+        Ok((store, key))
+    }
+
+    /// Refuses to write as root into a state directory another user owns (the service user's):
+    /// files created by root there would lock the daemon out of its own database.
+    pub(crate) fn check_writer_identity(&self) -> Result<(), StateError> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(&self.root) else { return Ok(()) };
+        if is_root() && meta.uid() != 0 {
+            return Err(StateError::Owner { path: self.root.clone(), uid: meta.uid() });
+        }
+        Ok(())
     }
 
     pub(crate) fn root(&self) -> &Path {

@@ -80,10 +80,7 @@ impl CommandConfig {
         let mut errors = Vec::new();
         validate_argv(&self.argv, &mut errors);
         if self.max_output_bytes == Some(0) {
-            errors.push(ParamError::new(
-                "max_output_bytes",
-                "must be greater than 0",
-            ));
+            errors.push(ParamError::new("max_output_bytes", "must be greater than 0"));
         }
         let regex = compile_regex_table("regex", self.regex, &mut errors);
         validate_json(&self.json, &regex, &mut errors);
@@ -167,10 +164,7 @@ fn validate_argv(argv: &[String], errors: &mut Vec<ParamError>) {
     }
     for (index, arg) in argv.iter().enumerate() {
         if arg.contains('\0') {
-            errors.push(ParamError::new(
-                format!("argv[{index}]"),
-                "must not contain a nul byte",
-            ));
+            errors.push(ParamError::new(format!("argv[{index}]"), "must not contain a nul byte"));
         }
     }
 }
@@ -197,10 +191,7 @@ fn validate_env(env: &BTreeMap<String, String>, errors: &mut Vec<ParamError>) {
     for (name, value) in env {
         let key = format!("env.{name}");
         if name.is_empty() || name.contains(['=', '\0']) {
-            errors.push(ParamError::new(
-                key,
-                "name must be non-empty without = or nul bytes",
-            ));
+            errors.push(ParamError::new(key, "name must be non-empty without = or nul bytes"));
         } else if value.contains('\0') {
             errors.push(ParamError::new(key, "value must not contain a nul byte"));
         }
@@ -237,51 +228,40 @@ enum Waited {
 
 async fn run(settings: &CommandSettings, ctx: &Context) -> Result<Ran, Failure> {
     if ctx.cancel.is_cancelled() {
-        return Err(Failure::new(
-            FailureKind::Cancelled,
-            "cancelled before start".into(),
-        ));
+        return Err(Failure::new(FailureKind::Cancelled, "cancelled before start".into()));
     }
-    let search_path = settings
-        .env
-        .get("PATH")
-        .map_or(DEFAULT_PATH, String::as_str);
+    let search_path = settings.env.get("PATH").map_or(DEFAULT_PATH, String::as_str);
     let program = resolve_program(&settings.argv[0], search_path).await?;
     if let Some(dir) = &settings.cwd {
         check_cwd(dir).await?;
     }
     let mut child = spawn(settings, &program)?;
+    let Some(group) = Group::of(&child) else {
+        return Err(Failure::new(FailureKind::Other, "spawned program has no pid".into()));
+    };
     let cap = settings.max_output_bytes.min(ctx.limits.max_read_bytes);
-    let waited = wait_capped(&mut child, cap, ctx).await;
+    let waited = wait_capped(&mut child, cap, ctx, &group).await;
     let (stdout, stderr, status) = match waited {
         Waited::Exited(Ok(exited)) => exited,
         Waited::Exited(Err(error)) => {
-            reap(&mut child).await;
+            reap(&mut child, &group).await;
             let message = format!("cannot read output of {}: {error}", program.display());
             return Err(Failure::new(FailureKind::Other, message));
         }
         Waited::TimedOut => {
-            reap(&mut child).await;
+            reap(&mut child, &group).await;
             let secs = seconds_text(ctx.timeout);
             let message = format!("timed out after {secs} s; process killed");
             return Err(Failure::new(FailureKind::Timeout, message));
         }
         Waited::Cancelled => {
-            reap(&mut child).await;
-            return Err(Failure::new(
-                FailureKind::Cancelled,
-                "cancelled; process killed".into(),
-            ));
+            reap(&mut child, &group).await;
+            return Err(Failure::new(FailureKind::Cancelled, "cancelled; process killed".into()));
         }
     };
     let mut argv = settings.argv.clone();
     argv[0] = program.to_string_lossy().into_owned();
-    Ok(Ran {
-        argv,
-        status,
-        stdout,
-        stderr,
-    })
+    Ok(Ran { argv, status, stdout, stderr })
 }
 
 /// Finds a bare program name in `search_path`; absolute paths are used as given.
@@ -322,10 +302,7 @@ async fn check_cwd(dir: &Path) -> Result<(), Failure> {
             let message = format!("working directory {} is not a directory", dir.display());
             Err(Failure::new(FailureKind::NotFound, message))
         }
-        Err(error) => Err(io_failure(
-            &format!("use working directory {}", dir.display()),
-            &error,
-        )),
+        Err(error) => Err(io_failure(&format!("use working directory {}", dir.display()), &error)),
     }
 }
 
@@ -346,9 +323,7 @@ fn spawn(settings: &CommandSettings, program: &Path) -> Result<Child, Failure> {
     if let Some(dir) = &settings.cwd {
         command.current_dir(dir);
     }
-    command
-        .spawn()
-        .map_err(|error| io_failure(&format!("run {}", program.display()), &error))
+    command.spawn().map_err(|error| io_failure(&format!("run {}", program.display()), &error))
 }
 
 fn io_failure(action: &str, error: &io::Error) -> Failure {
@@ -356,47 +331,76 @@ fn io_failure(action: &str, error: &io::Error) -> Failure {
         io::ErrorKind::NotFound => {
             Failure::new(FailureKind::NotFound, format!("cannot {action}: not found"))
         }
-        io::ErrorKind::PermissionDenied => Failure::new(
-            FailureKind::Permission,
-            format!("permission denied: cannot {action}"),
-        ),
+        io::ErrorKind::PermissionDenied => {
+            Failure::new(FailureKind::Permission, format!("permission denied: cannot {action}"))
+        }
         _ => Failure::new(FailureKind::Other, format!("cannot {action}: {error}")),
     }
 }
 
-/// Waits for exit while draining both pipes, bounded by the run's timeout and cancellation.
-async fn wait_capped(child: &mut Child, cap: u64, ctx: &Context) -> Waited {
-    let stdout = child.stdout.take().expect("stdout is piped at spawn");
-    let stderr = child.stderr.take().expect("stderr is piped at spawn");
-    let finished = async {
-        let (out, err, status) = tokio::join!(
-            read_capped(stdout, cap),
-            read_capped(stderr, cap),
-            child.wait()
-        );
-        Ok((out?, err?, status?))
-    };
-    tokio::select! {
-        biased;
-        _ = ctx.cancel.cancelled() => Waited::Cancelled,
-        _ = tokio::time::sleep(ctx.timeout) => Waited::TimedOut,
-        exited = finished => Waited::Exited(exited),
+/// The process group of one command: every member is killed when it drops, so that nothing a
+/// probe started outlives it, whether the run ends normally, times out, or is dropped by the
+/// runner's hard stop.
+struct Group(i32);
+
+impl Group {
+    fn of(child: &Child) -> Option<Group> {
+        child.id().and_then(|id| i32::try_from(id).ok()).map(Group)
+    }
+
+    fn kill(&self) {
+        // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is ignored.
+        // The group id could only be reused after every member exited and another process made
+        // itself a group leader with the same number, in the moments since.
+        unsafe {
+            libc::killpg(self.0, libc::SIGKILL);
+        }
     }
 }
 
-/// Kills the child's process group (if still running) and reaps the child, bounded in time.
-///
-/// FIXME(command-orphans): a program that exits normally but leaves a descendant holding its
-/// stdout open keeps the run waiting until the timeout; closing the pipes shortly after the
-/// leader exits would end that wait sooner.
-async fn reap(child: &mut Child) {
-    // Not yet reaped, so the group id cannot have been reused by another process group.
-    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        // SAFETY: killpg has no memory-safety preconditions; errors (ESRCH) are ignored.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
     }
+}
+
+/// How long a program's descendants may keep its pipes open after it exited.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Waits for exit while draining both pipes, bounded by the run's timeout and cancellation.
+/// When the program exits but a descendant keeps its output open, the group is killed after
+/// [`DRAIN_AFTER_EXIT`] so that the run does not wait for the timeout.
+async fn wait_capped(child: &mut Child, cap: u64, ctx: &Context, group: &Group) -> Waited {
+    let stdout = child.stdout.take().expect("stdout is piped at spawn");
+    let stderr = child.stderr.take().expect("stderr is piped at spawn");
+    let out = tokio::spawn(read_capped(stdout, cap));
+    let err = tokio::spawn(read_capped(stderr, cap));
+    let status = tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => return Waited::Cancelled,
+        _ = tokio::time::sleep(ctx.timeout) => return Waited::TimedOut,
+        status = child.wait() => status,
+    };
+    let mut readers = Box::pin(async { (out.await, err.await) });
+    let (out, err) = match tokio::time::timeout(DRAIN_AFTER_EXIT, &mut readers).await {
+        Ok(done) => done,
+        Err(_) => {
+            group.kill();
+            match tokio::time::timeout(REAP_TIMEOUT, readers).await {
+                Ok(done) => done,
+                Err(_) => return Waited::TimedOut,
+            }
+        }
+    };
+    let joined = |r: Result<io::Result<Captured>, tokio::task::JoinError>| {
+        r.map_err(|e| io::Error::other(format!("output reader failed: {e}")))?
+    };
+    Waited::Exited((|| Ok((joined(out)?, joined(err)?, status?)))())
+}
+
+/// Kills the child's process group and reaps the child, bounded in time.
+async fn reap(child: &mut Child, group: &Group) {
+    group.kill();
     // The child may have exited already; then there is nothing to kill.
     let _ = child.start_kill();
     let _ = tokio::time::timeout(REAP_TIMEOUT, child.wait()).await;
@@ -463,16 +467,10 @@ fn output_facts(settings: &CommandSettings, stdout: &[u8]) -> (Map<String, Value
     }
     let parsed = serde_json::from_slice::<Value>(stdout);
     for (name, pointer) in &settings.json {
-        let value = parsed
-            .as_ref()
-            .ok()
-            .and_then(|doc| doc.pointer(pointer))
-            .cloned();
+        let value = parsed.as_ref().ok().and_then(|doc| doc.pointer(pointer)).cloned();
         facts.insert(name.clone(), value.unwrap_or(Value::Null));
     }
-    let error = parsed
-        .err()
-        .map(|error| format!("stdout is not json: {error}"));
+    let error = parsed.err().map(|error| format!("stdout is not json: {error}"));
     (facts, error)
 }
 
@@ -538,15 +536,9 @@ mod tests {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(facts["facts"], json!({}));
-        assert!(
-            !facts.to_string().contains("hello"),
-            "raw output leaked into facts"
-        );
+        assert!(!facts.to_string().contains("hello"), "raw output leaked into facts");
         let custody = &observation.custody;
-        assert_eq!(
-            custody.argv,
-            Some(vec!["/bin/echo".into(), "hello".into(), "world".into()])
-        );
+        assert_eq!(custody.argv, Some(vec!["/bin/echo".into(), "hello".into(), "world".into()]));
         assert_eq!(custody.exit_code, Some(0));
     }
 
@@ -558,11 +550,7 @@ mod tests {
         assert_eq!(observation.facts["exit_code"], 3);
         assert_eq!(observation.custody.exit_code, Some(3));
         let argv = observation.custody.argv.as_ref().expect("argv in custody");
-        assert!(
-            argv[0].starts_with('/') && argv[0].ends_with("/sh"),
-            "{}",
-            argv[0]
-        );
+        assert!(argv[0].starts_with('/') && argv[0].ends_with("/sh"), "{}", argv[0]);
     }
 
     #[tokio::test]
@@ -601,16 +589,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_descendant_holding_the_output_open_is_killed_after_exit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join("orphan-survived");
+        let script = format!("(sleep 2; echo alive > {}) & echo started", marker.display());
+        let settings = settings(json!({ "argv": ["sh", "-c", script] }));
+        let started = Instant::now();
+        let collection = collect(&settings, &ctx(Duration::from_secs(20))).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(collection.failures.is_empty(), "{:?}", collection.failures);
+        assert_eq!(collection.observations[0].facts["exit_code"], 0);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a process started by the command outlived it");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_collection_kills_the_group() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join("survived-drop");
+        let script = format!("(sleep 1.5; echo alive > {}) & wait", marker.display());
+        let settings = settings(json!({ "argv": ["sh", "-c", script] }));
+        let context = ctx(Duration::from_secs(20));
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(300), collect(&settings, &context));
+        assert!(dropped.await.is_err(), "the outer timeout must fire first");
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert!(!marker.exists(), "dropping the future must kill the process group");
+    }
+
+    #[tokio::test]
     async fn missing_programs_are_not_found() {
         let bare = run_params(json!({ "argv": ["beweis-no-such-program"] })).await;
         assert_eq!(bare.failures[0].kind, FailureKind::NotFound);
         assert!(bare.failures[0].message.contains("beweis-no-such-program"));
         let absolute = run_params(json!({ "argv": ["/nonexistent/beweis-prog"] })).await;
         assert_eq!(absolute.failures[0].kind, FailureKind::NotFound);
-        assert_eq!(
-            absolute.failures[0].message,
-            "cannot run /nonexistent/beweis-prog: not found"
-        );
+        assert_eq!(absolute.failures[0].message, "cannot run /nonexistent/beweis-prog: not found");
     }
 
     #[tokio::test]
@@ -655,9 +669,7 @@ mod tests {
         let facts = &only_observation(&collection).facts;
         assert_eq!(facts["exit_code"], 1);
         assert_eq!(facts["facts"], json!({ "version": null, "word": "json" }));
-        let error = facts["json_error"]
-            .as_str()
-            .expect("json_error is a string");
+        let error = facts["json_error"].as_str().expect("json_error is a string");
         assert!(error.starts_with("stdout is not json: "), "{error}");
     }
 
@@ -699,10 +711,7 @@ mod tests {
         let pwd_params = json!({ "argv": ["pwd"], "cwd": dir.path(), "regex": { "dir": "(.+)" } });
         let collection = run_params(pwd_params).await;
         let dir_text = dir.path().to_string_lossy();
-        assert_eq!(
-            only_observation(&collection).facts["facts"]["dir"],
-            *dir_text
-        );
+        assert_eq!(only_observation(&collection).facts["facts"]["dir"], *dir_text);
     }
 
     #[tokio::test]
@@ -747,9 +756,6 @@ mod tests {
     fn debug_output_hides_env_values() {
         let settings = settings(json!({ "argv": ["true"], "env": { "TOKEN": "s3cret" } }));
         let shown = format!("{settings:?}");
-        assert!(
-            shown.contains("TOKEN") && !shown.contains("s3cret"),
-            "{shown}"
-        );
+        assert!(shown.contains("TOKEN") && !shown.contains("s3cret"), "{shown}");
     }
 }

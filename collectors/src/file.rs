@@ -88,33 +88,17 @@ impl FileConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let rules = ContentRules {
-            patterns,
-            reviewed,
-            max_bytes: self.max_bytes,
-            content: self.content,
-        };
-        Ok(FileSettings {
-            targets,
-            rules: Arc::new(rules),
-        })
+        let rules =
+            ContentRules { patterns, reviewed, max_bytes: self.max_bytes, content: self.content };
+        Ok(FileSettings { targets, rules: Arc::new(rules) })
     }
 }
 
 /// Observes every configured path and glob; one observation per file found or missing.
 pub async fn collect(settings: &FileSettings, ctx: &Context) -> Collection {
     let budget = Budget::new(ctx);
-    let cap = settings
-        .rules
-        .max_bytes
-        .unwrap_or(ctx.limits.max_read_bytes);
-    let mut run = FileRun {
-        ctx,
-        budget,
-        cap,
-        rules: &settings.rules,
-        out: Collection::default(),
-    };
+    let cap = settings.rules.max_bytes.unwrap_or(ctx.limits.max_read_bytes);
+    let mut run = FileRun { ctx, budget, cap, rules: &settings.rules, out: Collection::default() };
     for target in &settings.targets {
         match target {
             Target::Literal(path) => {
@@ -224,15 +208,10 @@ impl FileRun<'_> {
         let owned = path.to_path_buf();
         let rules = Arc::clone(self.rules);
         let cap = self.cap;
-        let result = self
-            .budget
-            .run(move |cancel| inspect(&owned, origin, &rules, cap, cancel))
-            .await;
+        let result =
+            self.budget.run(move |cancel| inspect(&owned, origin, &rules, cap, cancel)).await;
         match result {
-            Ok(Inspected::Seen {
-                facts,
-                effective_at,
-            }) => {
+            Ok(Inspected::Seen { facts, effective_at }) => {
                 self.push(subject, facts, effective_at, started);
                 true
             }
@@ -252,11 +231,7 @@ impl FileRun<'_> {
     async fn observe_glob(&mut self, pattern: &str) {
         let started = Instant::now();
         let owned = pattern.to_string();
-        let expansion = match self
-            .budget
-            .run(move |cancel| expand_glob(&owned, cancel))
-            .await
-        {
+        let expansion = match self.budget.run(move |cancel| expand_glob(&owned, cancel)).await {
             Ok(expansion) => expansion,
             Err(stop) => {
                 let (kind, message) = stop.describe(pattern, self.budget.timeout);
@@ -286,10 +261,7 @@ impl FileRun<'_> {
         effective_at: Option<DateTime<Utc>>,
         started: Instant,
     ) {
-        let custody = Custody {
-            duration_ms: millis(started.elapsed()),
-            ..Custody::default()
-        };
+        let custody = Custody { duration_ms: millis(started.elapsed()), ..Custody::default() };
         self.out.observations.push(Observation {
             subject,
             collected_at: self.ctx.now,
@@ -318,11 +290,7 @@ enum Stop {
 impl Budget {
     fn new(ctx: &Context) -> Budget {
         let deadline = tokio::time::Instant::now() + ctx.timeout;
-        Budget {
-            deadline,
-            timeout: ctx.timeout,
-            cancel: ctx.cancel.clone(),
-        }
+        Budget { deadline, timeout: ctx.timeout, cancel: ctx.cancel.clone() }
     }
 
     /// Runs `work` on the blocking pool; on deadline or cancellation, signals it to stop and
@@ -353,19 +321,12 @@ impl Stop {
         match self {
             Stop::Timeout => (
                 FailureKind::Timeout,
-                format!(
-                    "{subject} not read: timed out after {} s",
-                    seconds_text(timeout)
-                ),
+                format!("{subject} not read: timed out after {} s", seconds_text(timeout)),
             ),
-            Stop::Cancelled => (
-                FailureKind::Cancelled,
-                format!("{subject} not read: cancelled"),
-            ),
-            Stop::Crashed => (
-                FailureKind::Other,
-                format!("{subject} not read: internal error in reader"),
-            ),
+            Stop::Cancelled => (FailureKind::Cancelled, format!("{subject} not read: cancelled")),
+            Stop::Crashed => {
+                (FailureKind::Other, format!("{subject} not read: internal error in reader"))
+            }
         }
     }
 }
@@ -377,21 +338,13 @@ struct Expansion {
 }
 
 fn expand_glob(pattern: &str, cancel: &CancellationToken) -> Expansion {
-    let mut expansion = Expansion {
-        paths: Vec::new(),
-        failures: Vec::new(),
-    };
-    let options = glob::MatchOptions {
-        require_literal_separator: true,
-        ..Default::default()
-    };
+    let mut expansion = Expansion { paths: Vec::new(), failures: Vec::new() };
+    let options = glob::MatchOptions { require_literal_separator: true, ..Default::default() };
     let entries = match glob::glob_with(pattern, options) {
         Ok(entries) => entries,
         Err(error) => {
             let message = format!("invalid glob pattern {pattern}: {}", error.msg);
-            expansion
-                .failures
-                .push((pattern.to_string(), FailureKind::Other, message));
+            expansion.failures.push((pattern.to_string(), FailureKind::Other, message));
             return expansion;
         }
     };
@@ -402,9 +355,7 @@ fn expand_glob(pattern: &str, cancel: &CancellationToken) -> Expansion {
         if expansion.paths.len() == MAX_GLOB_MATCHES {
             let message =
                 format!("{pattern} matched more than {MAX_GLOB_MATCHES} paths; rest skipped");
-            expansion
-                .failures
-                .push((pattern.to_string(), FailureKind::Other, message));
+            expansion.failures.push((pattern.to_string(), FailureKind::Other, message));
             break;
         }
         match entry {
@@ -421,10 +372,7 @@ fn expand_glob(pattern: &str, cancel: &CancellationToken) -> Expansion {
 
 /// The outcome of inspecting one path.
 enum Inspected {
-    Seen {
-        facts: Value,
-        effective_at: Option<DateTime<Utc>>,
-    },
+    Seen { facts: Value, effective_at: Option<DateTime<Utc>> },
     SkippedDir,
     Failed(FailureKind, String),
 }
@@ -456,10 +404,7 @@ fn inspect(
     }
     if !meta.is_file() || !rules.content {
         let facts = Value::Object(metadata_facts(&meta, is_symlink));
-        return Inspected::Seen {
-            facts,
-            effective_at: None,
-        };
+        return Inspected::Seen { facts, effective_at: None };
     }
     read_file(path, is_symlink, rules, cap, cancel)
 }
@@ -501,12 +446,7 @@ fn content_facts(
     let matches: Map<String, Value> = rules
         .patterns
         .iter()
-        .map(|(name, regex)| {
-            (
-                name.clone(),
-                Value::Bool(text.lines().any(|l| regex.is_match(l))),
-            )
-        })
+        .map(|(name, regex)| (name.clone(), Value::Bool(text.lines().any(|l| regex.is_match(l)))))
         .collect();
     let reviewed = rules.reviewed.find(&text);
     let mut facts = metadata_facts(meta, is_symlink);
@@ -514,17 +454,9 @@ fn content_facts(
     facts.insert("truncated".into(), Value::Bool(captured.truncated));
     facts.insert("matches".into(), Value::Object(matches));
     let reviewed_at = reviewed.map(|date| date.format("%Y-%m-%d").to_string());
-    facts.insert(
-        "reviewed_at".into(),
-        reviewed_at.map_or(Value::Null, Value::String),
-    );
-    let effective_at = reviewed
-        .and_then(|date| date.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc());
-    Inspected::Seen {
-        facts: Value::Object(facts),
-        effective_at,
-    }
+    facts.insert("reviewed_at".into(), reviewed_at.map_or(Value::Null, Value::String));
+    let effective_at = reviewed.and_then(|date| date.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    Inspected::Seen { facts: Value::Object(facts), effective_at }
 }
 
 /// Hashes the whole stream, keeping the first `cap` bytes; `None` when cancelled.
@@ -549,26 +481,17 @@ fn hash_stream(
 }
 
 fn metadata_facts(meta: &Metadata, is_symlink: bool) -> Map<String, Value> {
-    let modified_at = meta
-        .modified()
-        .ok()
-        .map(|time| rfc3339(DateTime::<Utc>::from(time)));
+    let modified_at = meta.modified().ok().map(|time| rfc3339(DateTime::<Utc>::from(time)));
     let mut facts = Map::new();
     facts.insert("exists".into(), Value::Bool(true));
     facts.insert("file_type".into(), Value::from(file_type_name(meta)));
     facts.insert("is_dir".into(), Value::Bool(meta.is_dir()));
     facts.insert("symlink".into(), Value::Bool(is_symlink));
     facts.insert("size".into(), Value::from(meta.size()));
-    facts.insert(
-        "mode".into(),
-        Value::String(format!("{:04o}", meta.mode() & 0o7777)),
-    );
+    facts.insert("mode".into(), Value::String(format!("{:04o}", meta.mode() & 0o7777)));
     facts.insert("uid".into(), Value::from(meta.uid()));
     facts.insert("gid".into(), Value::from(meta.gid()));
-    facts.insert(
-        "modified_at".into(),
-        modified_at.map_or(Value::Null, Value::String),
-    );
+    facts.insert("modified_at".into(), modified_at.map_or(Value::Null, Value::String));
     facts
 }
 
@@ -597,17 +520,11 @@ fn absent(is_symlink: bool) -> Inspected {
     } else {
         json!({ "exists": false })
     };
-    Inspected::Seen {
-        facts,
-        effective_at: None,
-    }
+    Inspected::Seen { facts, effective_at: None }
 }
 
 fn is_absent(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+    matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
 }
 
 fn failed((kind, message): (FailureKind, String)) -> Inspected {
@@ -618,18 +535,13 @@ fn failed((kind, message): (FailureKind, String)) -> Inspected {
 fn io_failure(path: &Path, action: &str, error: &io::Error) -> (FailureKind, String) {
     let path = path.display();
     match error.kind() {
-        io::ErrorKind::PermissionDenied => (
-            FailureKind::Permission,
-            format!("permission denied: cannot {action} {path}"),
-        ),
-        io::ErrorKind::NotFound => (
-            FailureKind::NotFound,
-            format!("cannot {action} {path}: it disappeared"),
-        ),
-        _ => (
-            FailureKind::Other,
-            format!("cannot {action} {path}: {error}"),
-        ),
+        io::ErrorKind::PermissionDenied => {
+            (FailureKind::Permission, format!("permission denied: cannot {action} {path}"))
+        }
+        io::ErrorKind::NotFound => {
+            (FailureKind::NotFound, format!("cannot {action} {path}: it disappeared"))
+        }
+        _ => (FailureKind::Other, format!("cannot {action} {path}: {error}")),
     }
 }
 
@@ -678,8 +590,7 @@ fn review_line_date(text: &str) -> Option<NaiveDate> {
         ))
         .expect("the review line regex is a valid constant")
     });
-    line.captures_iter(text)
-        .find_map(|caps| caps.get(1).and_then(|m| strict_date(m.as_str())))
+    line.captures_iter(text).find_map(|caps| caps.get(1).and_then(|m| strict_date(m.as_str())))
 }
 
 /// A date at the start of `value`, not followed by another digit.
@@ -695,13 +606,8 @@ fn strict_date(text: &str) -> Option<NaiveDate> {
     let shaped = bytes.len() == 10
         && bytes[4] == b'-'
         && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    shaped
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten()
 }
 
 #[cfg(test)]
@@ -736,22 +642,14 @@ mod tests {
 
     fn only_observation(collection: &Collection) -> &Observation {
         assert!(collection.failures.is_empty(), "{:?}", collection.failures);
-        assert_eq!(
-            collection.observations.len(),
-            1,
-            "{:?}",
-            collection.observations
-        );
+        assert_eq!(collection.observations.len(), 1, "{:?}", collection.observations);
         &collection.observations[0]
     }
 
     /// Whether this process runs with effective uid 0 (then permission bits do not stop it).
     fn running_as_root() -> bool {
         let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-        let uid_line = status
-            .lines()
-            .find(|l| l.starts_with("Uid:"))
-            .expect("uid line");
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("uid line");
         uid_line.split_whitespace().nth(2) == Some("0")
     }
 
@@ -800,15 +698,10 @@ mod tests {
             facts["sha256"],
             "21f261d76ad5b2ec1f58b5650caf2ed93775f928c7fe428b31ccc3b7b41d463c"
         );
-        assert_eq!(
-            facts["matches"],
-            json!({ "no_root": true, "password": false })
-        );
+        assert_eq!(facts["matches"], json!({ "no_root": true, "password": false }));
         assert_eq!(facts["reviewed_at"], Value::Null);
         assert_eq!(observation.effective_at, None);
-        let modified = facts["modified_at"]
-            .as_str()
-            .expect("modified_at is a string");
+        let modified = facts["modified_at"].as_str().expect("modified_at is a string");
         assert!(DateTime::parse_from_rfc3339(modified).is_ok(), "{modified}");
         assert!(modified.ends_with('Z'), "{modified}");
     }
@@ -841,11 +734,7 @@ mod tests {
         let pattern = format!("{}/*.conf", dir.path().display());
         let collection = run(json!({ "paths": [pattern] })).await;
         assert!(collection.failures.is_empty(), "{:?}", collection.failures);
-        let subjects: Vec<_> = collection
-            .observations
-            .iter()
-            .map(|o| o.subject.clone())
-            .collect();
+        let subjects: Vec<_> = collection.observations.iter().map(|o| o.subject.clone()).collect();
         let expected: Vec<_> = ["a.conf", "b.conf"]
             .iter()
             .map(|name| dir.path().join(name).to_string_lossy().into_owned())
@@ -882,10 +771,7 @@ mod tests {
             facts["sha256"],
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(
-            collection.observations[1].facts,
-            json!({ "exists": false, "symlink": true })
-        );
+        assert_eq!(collection.observations[1].facts, json!({ "exists": false, "symlink": true }));
     }
 
     #[tokio::test]
@@ -900,19 +786,11 @@ mod tests {
             assert_eq!(observation.facts["mode"], "0000");
             assert_eq!(observation.facts["size"], 1);
         } else {
-            assert!(
-                collection.observations.is_empty(),
-                "{:?}",
-                collection.observations
-            );
+            assert!(collection.observations.is_empty(), "{:?}", collection.observations);
             let failure = &collection.failures[0];
             assert_eq!(failure.kind, FailureKind::Permission);
             assert_eq!(failure.subject, path.to_string_lossy());
-            assert!(
-                failure.message.contains(&*path.to_string_lossy()),
-                "{}",
-                failure.message
-            );
+            assert!(failure.message.contains(&*path.to_string_lossy()), "{}", failure.message);
         }
     }
 
@@ -928,61 +806,32 @@ mod tests {
     async fn review_dates_from_front_matter_lines_and_patterns() {
         let dir = tempfile::tempdir().expect("tempdir");
         let front = dir.path().join("front.md");
-        write(
-            &front,
-            "---\ntitle: Backup\nlast_reviewed: \"2026-01-31\"\n---\n# Backup\n",
-            0o644,
-        );
+        write(&front, "---\ntitle: Backup\nlast_reviewed: \"2026-01-31\"\n---\n# Backup\n", 0o644);
         let line = dir.path().join("line.md");
-        write(
-            &line,
-            "# Access policy\n\n**Reviewed:** 2025-11-02\n",
-            0o644,
-        );
+        write(&line, "# Access policy\n\n**Reviewed:** 2025-11-02\n", 0o644);
         let bad = dir.path().join("bad.md");
         write(&bad, "Reviewed: 2026-02-30\n", 0o644);
         let collection = run(json!({ "paths": [front, line, bad] })).await;
         assert!(collection.failures.is_empty(), "{:?}", collection.failures);
-        let dates: Vec<_> = collection
-            .observations
-            .iter()
-            .map(|o| o.facts["reviewed_at"].clone())
-            .collect();
-        assert_eq!(
-            dates,
-            [json!("2026-01-31"), json!("2025-11-02"), Value::Null]
-        );
+        let dates: Vec<_> =
+            collection.observations.iter().map(|o| o.facts["reviewed_at"].clone()).collect();
+        assert_eq!(dates, [json!("2026-01-31"), json!("2025-11-02"), Value::Null]);
         let midnight = DateTime::parse_from_rfc3339("2026-01-31T00:00:00Z").expect("time");
-        assert_eq!(
-            collection.observations[0].effective_at,
-            Some(midnight.to_utc())
-        );
+        assert_eq!(collection.observations[0].effective_at, Some(midnight.to_utc()));
 
         let custom = dir.path().join("custom.txt");
         write(&custom, "Stand: 2024-06-01\nReviewed: 2026-01-01\n", 0o644);
         let params = json!({ "paths": [custom], "reviewed_pattern": "Stand: (\\S+)" });
         let collection = run(params).await;
-        assert_eq!(
-            only_observation(&collection).facts["reviewed_at"],
-            "2024-06-01"
-        );
+        assert_eq!(only_observation(&collection).facts["reviewed_at"], "2024-06-01");
     }
 
     #[test]
     fn front_matter_must_lead_the_file() {
-        assert_eq!(
-            front_matter_date("intro\n---\nreviewed: 2026-01-31\n---\n"),
-            None
-        );
-        assert_eq!(
-            front_matter_date("---\ntitle: x\n---\nreviewed: 2026-01-31\n"),
-            None
-        );
+        assert_eq!(front_matter_date("intro\n---\nreviewed: 2026-01-31\n---\n"), None);
+        assert_eq!(front_matter_date("---\ntitle: x\n---\nreviewed: 2026-01-31\n"), None);
         let date = NaiveDate::from_ymd_opt(2026, 1, 31);
-        assert_eq!(
-            front_matter_date("---\nreviewed: 2026-01-31T10:00:00Z\n---\n"),
-            date
-        );
+        assert_eq!(front_matter_date("---\nreviewed: 2026-01-31T10:00:00Z\n---\n"), date);
         assert_eq!(review_line_date("Not reviewed: 2026-01-31\n"), None);
         assert_eq!(review_line_date("- Last reviewed on: 2026-01-31\n"), date);
     }
@@ -1022,20 +871,11 @@ mod tests {
         let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
             keys,
-            [
-                "paths[0]",
-                "paths[1]",
-                "patterns.no_root",
-                "reviewed_pattern",
-                "max_bytes"
-            ]
+            ["paths[0]", "paths[1]", "patterns.no_root", "reviewed_pattern", "max_bytes"]
         );
         let empty: FileConfig = serde_json::from_value(json!({ "paths": [] })).expect("parse");
         let errors = empty.validate().expect_err("no paths");
-        assert_eq!(
-            errors,
-            [ParamError::new("paths", "must list at least one path")]
-        );
+        assert_eq!(errors, [ParamError::new("paths", "must list at least one path")]);
     }
 
     #[test]

@@ -122,18 +122,10 @@ pub async fn collect(settings: &HttpSettings, ctx: &Context) -> Collection {
     };
     match result {
         Ok(facts) => {
-            let custody = Custody {
-                duration_ms: millis(started.elapsed()),
-                ..Custody::default()
-            };
+            let custody = Custody { duration_ms: millis(started.elapsed()), ..Custody::default() };
             let collected_at = ctx.now;
-            let observation = Observation {
-                subject,
-                collected_at,
-                effective_at: None,
-                facts,
-                custody,
-            };
+            let observation =
+                Observation { subject, collected_at, effective_at: None, facts, custody };
             collection.observations.push(observation);
         }
         Err(failure) => collection.fail(subject, failure.kind, scrub(&failure.message)),
@@ -198,10 +190,7 @@ fn validate_method(raw: Option<&str>, errors: &mut Vec<ParamError>) -> Option<Me
         None | Some("GET") => Some(Method::GET),
         Some("HEAD") => Some(Method::HEAD),
         Some(other) => {
-            errors.push(ParamError::new(
-                "method",
-                format!("must be GET or HEAD, not {other}"),
-            ));
+            errors.push(ParamError::new("method", format!("must be GET or HEAD, not {other}")));
             None
         }
     }
@@ -256,17 +245,12 @@ async fn fetch(settings: &HttpSettings, ctx: &Context) -> Result<Value, Failure>
     let client = build_client(settings, ctx).await?;
     let started = Instant::now();
     let request = client.request(settings.method.clone(), settings.url.clone());
-    let mut response = request
-        .send()
-        .await
-        .map_err(|error| classify(error, ctx.timeout))?;
+    let mut response = request.send().await.map_err(|error| classify(error, ctx.timeout))?;
     let status = response.status().as_u16();
     let headers = header_facts(response.headers(), &settings.headers);
     let tls = tls_facts(&response, ctx.now);
     let cap = settings.max_body_bytes.min(ctx.limits.max_read_bytes);
-    let body = read_body(&mut response, cap)
-        .await
-        .map_err(|e| classify(e, ctx.timeout))?;
+    let body = read_body(&mut response, cap).await.map_err(|e| classify(e, ctx.timeout))?;
     Ok(json!({
         "status": status,
         "headers": headers,
@@ -304,21 +288,15 @@ async fn build_client(settings: &HttpSettings, ctx: &Context) -> Result<Client, 
 
 async fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, Failure> {
     let shown = path.display();
-    let pem = tokio::fs::read(path)
-        .await
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => {
-                Failure::new(FailureKind::NotFound, format!("ca file {shown} not found"))
-            }
-            std::io::ErrorKind::PermissionDenied => Failure::new(
-                FailureKind::Permission,
-                format!("permission denied: ca file {shown}"),
-            ),
-            _ => Failure::new(
-                FailureKind::Other,
-                format!("cannot read ca file {shown}: {error}"),
-            ),
-        })?;
+    let pem = tokio::fs::read(path).await.map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            Failure::new(FailureKind::NotFound, format!("ca file {shown} not found"))
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            Failure::new(FailureKind::Permission, format!("permission denied: ca file {shown}"))
+        }
+        _ => Failure::new(FailureKind::Other, format!("cannot read ca file {shown}: {error}")),
+    })?;
     match Certificate::from_pem_bundle(&pem) {
         Ok(certificates) if !certificates.is_empty() => Ok(certificates),
         _ => {
@@ -347,9 +325,7 @@ fn classify(error: reqwest::Error, timeout: Duration) -> Failure {
 /// Whether an error chain describes a TLS failure (handshake, alert, certificate).
 fn looks_like_tls(chain: &str) -> bool {
     let lower = chain.to_ascii_lowercase();
-    ["certificate", "tls", "handshake", "alert"]
-        .iter()
-        .any(|word| lower.contains(word))
+    ["certificate", "tls", "handshake", "alert"].iter().any(|word| lower.contains(word))
 }
 
 /// Removes userinfo and query strings from any URL in `message`.
@@ -376,11 +352,7 @@ fn header_facts(headers: &HeaderMap, wanted: &[HeaderName]) -> Map<String, Value
             .iter()
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
             .collect();
-        let fact = if values.is_empty() {
-            Value::Null
-        } else {
-            Value::String(values.join(", "))
-        };
+        let fact = if values.is_empty() { Value::Null } else { Value::String(values.join(", ")) };
         facts.insert(name.as_str().to_string(), fact);
     }
     facts
@@ -433,11 +405,7 @@ async fn read_body(response: &mut Response, cap: u64) -> Result<Body, reqwest::E
         }
     }
     let captured = sink.finish();
-    Ok(Body {
-        sha256: captured.sha256,
-        bytes: captured.total,
-        truncated,
-    })
+    Ok(Body { sha256: captured.sha256, bytes: captured.total, truncated })
 }
 
 #[cfg(test)]
@@ -479,9 +447,7 @@ mod tests {
 
     /// Serves one connection with `response`; yields the request head it received.
     async fn serve_once(response: &'static str) -> (SocketAddr, JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("accept");
@@ -494,10 +460,7 @@ mod tests {
                 }
                 head.extend_from_slice(&buffer[..read]);
             }
-            stream
-                .write_all(response.as_bytes())
-                .await
-                .expect("write response");
+            stream.write_all(response.as_bytes()).await.expect("write response");
             stream.shutdown().await.expect("shutdown");
             String::from_utf8_lossy(&head).into_owned()
         });
@@ -535,10 +498,7 @@ mod tests {
         assert_eq!(facts["tls"], Value::Null);
         assert!(!facts.to_string().contains("hunter22"));
         let head = server.await.expect("server task");
-        assert!(
-            head.starts_with("GET /health?token=abc HTTP/1.1\r\n"),
-            "{head}"
-        );
+        assert!(head.starts_with("GET /health?token=abc HTTP/1.1\r\n"), "{head}");
     }
 
     #[tokio::test]
@@ -551,10 +511,7 @@ mod tests {
         });
         let collection = run_params(params).await;
         let facts = &only_observation(&collection).facts;
-        assert_eq!(
-            facts["headers"],
-            json!({ "server": "tiny", "x-missing": null })
-        );
+        assert_eq!(facts["headers"], json!({ "server": "tiny", "x-missing": null }));
         assert_eq!(facts["body_bytes"], 0);
         let head = server.await.expect("server task");
         assert!(head.starts_with("HEAD / HTTP/1.1\r\n"), "{head}");
@@ -591,9 +548,7 @@ mod tests {
 
     #[tokio::test]
     async fn silent_server_times_out() {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("local address");
         let holder = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
@@ -613,9 +568,7 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connection_is_unreachable_without_credentials() {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("local address");
         drop(listener);
         let url = format!("http://admin:hunter22@{address}/status?key=s3cret");
@@ -624,11 +577,7 @@ mod tests {
         let failure = &collection.failures[0];
         assert_eq!(failure.kind, FailureKind::Unreachable);
         assert_eq!(failure.subject, format!("http://{address}/status"));
-        assert!(
-            failure.message.starts_with("cannot connect: "),
-            "{}",
-            failure.message
-        );
+        assert!(failure.message.starts_with("cannot connect: "), "{}", failure.message);
         for secret in ["hunter22", "s3cret", "admin"] {
             assert!(!failure.message.contains(secret), "{}", failure.message);
         }
@@ -637,10 +586,7 @@ mod tests {
     #[test]
     fn scrub_removes_userinfo_and_queries() {
         let message = "error for https://a:b@host.test/x?k=v (see http://h/y#f) done";
-        assert_eq!(
-            scrub(message),
-            "error for https://host.test/x (see http://h/y done"
-        );
+        assert_eq!(scrub(message), "error for https://host.test/x (see http://h/y done");
     }
 
     #[test]
@@ -655,10 +601,7 @@ mod tests {
         .expect("deserialize");
         let errors = config.validate().expect_err("invalid params");
         let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["url", "method", "headers[1]", "ca_file", "max_body_bytes"]
-        );
+        assert_eq!(keys, ["url", "method", "headers[1]", "ca_file", "max_body_bytes"]);
         assert_eq!(errors[0].message, "scheme ftp is not http or https");
         let bad: HttpConfig =
             serde_json::from_value(json!({ "url": "http://u:pw@[::1" })).expect("parse");
@@ -704,13 +647,7 @@ mod tests {
         let address = free.local_addr().expect("local address");
         drop(free);
         let child = Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                &address.to_string(),
-                "-www",
-                "-quiet",
-            ])
+            .args(["s_server", "-accept", &address.to_string(), "-www", "-quiet"])
             .args(["-cert", &cert_text, "-key", &key_text])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

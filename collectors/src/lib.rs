@@ -12,9 +12,13 @@
 
 #![warn(missing_docs)]
 
+pub mod advisories;
+pub mod backup;
 pub mod command;
 pub mod file;
+pub mod firewall;
 pub mod http;
+pub mod tls;
 mod util;
 
 use std::time::Duration;
@@ -36,12 +40,27 @@ pub enum CollectorKind {
     Command,
     /// An HTTP(S) request: status, headers, certificate expiry.
     Http,
+    /// Deployed lockfiles against OSV and native advisory databases.
+    Advisories,
+    /// Firewall rulesets and listening sockets: what is reachable from outside.
+    Firewall,
+    /// TLS endpoints: protocols, suites, certificates, weaknesses, headers and a grade.
+    Tls,
+    /// Backups: recency, integrity checks and restore tests of restic, borg and others.
+    Backup,
 }
 
 impl CollectorKind {
     /// All kinds, in the order documentation lists them.
-    pub const ALL: [CollectorKind; 3] =
-        [CollectorKind::File, CollectorKind::Command, CollectorKind::Http];
+    pub const ALL: [CollectorKind; 7] = [
+        CollectorKind::File,
+        CollectorKind::Command,
+        CollectorKind::Http,
+        CollectorKind::Tls,
+        CollectorKind::Advisories,
+        CollectorKind::Backup,
+        CollectorKind::Firewall,
+    ];
 
     /// The stable, user-facing name of the kind.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +68,10 @@ impl CollectorKind {
             CollectorKind::File => "file",
             CollectorKind::Command => "command",
             CollectorKind::Http => "http",
+            CollectorKind::Advisories => "advisories",
+            CollectorKind::Firewall => "firewall",
+            CollectorKind::Tls => "tls",
+            CollectorKind::Backup => "backup",
         }
     }
 
@@ -67,6 +90,14 @@ pub enum Settings {
     Command(command::CommandSettings),
     /// Settings of the `http` collector.
     Http(http::HttpSettings),
+    /// Settings of the `advisories` collector.
+    Advisories(advisories::AdvisoriesSettings),
+    /// Settings of the `firewall` collector.
+    Firewall(firewall::FirewallSettings),
+    /// Settings of the `tls` collector.
+    Tls(tls::TlsSettings),
+    /// Settings of the `backup` collector.
+    Backup(backup::BackupSettings),
 }
 
 impl Settings {
@@ -76,6 +107,10 @@ impl Settings {
             Settings::File(_) => CollectorKind::File,
             Settings::Command(_) => CollectorKind::Command,
             Settings::Http(_) => CollectorKind::Http,
+            Settings::Advisories(_) => CollectorKind::Advisories,
+            Settings::Firewall(_) => CollectorKind::Firewall,
+            Settings::Tls(_) => CollectorKind::Tls,
+            Settings::Backup(_) => CollectorKind::Backup,
         }
     }
 }
@@ -204,6 +239,10 @@ pub async fn collect(settings: &Settings, ctx: &Context) -> Collection {
         Settings::File(s) => file::collect(s, ctx).await,
         Settings::Command(s) => command::collect(s, ctx).await,
         Settings::Http(s) => http::collect(s, ctx).await,
+        Settings::Advisories(s) => advisories::collect(s, ctx).await,
+        Settings::Firewall(s) => firewall::collect(s, ctx).await,
+        Settings::Tls(s) => tls::collect(s, ctx).await,
+        Settings::Backup(s) => backup::collect(s, ctx).await,
     }
 }
 

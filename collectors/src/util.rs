@@ -42,12 +42,7 @@ impl CappedSink {
     /// A sink keeping at most `cap` bytes (saturating at the address space).
     pub(crate) fn new(cap: u64) -> CappedSink {
         let cap = usize::try_from(cap).unwrap_or(usize::MAX);
-        CappedSink {
-            hasher: Sha256::new(),
-            kept: Vec::new(),
-            cap,
-            total: 0,
-        }
+        CappedSink { hasher: Sha256::new(), kept: Vec::new(), cap, total: 0 }
     }
 
     /// Bytes the sink still keeps before it only counts and hashes.
@@ -141,10 +136,7 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Collapses any whitespace runs (regex errors span several lines) into single spaces.
 pub(crate) fn one_line(text: &dyn std::fmt::Display) -> String {
-    text.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -188,11 +180,7 @@ mod tests {
         assert_eq!(table.keys().collect::<Vec<_>>(), ["good"]);
         let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["patterns.", "patterns.bad"]);
-        assert!(
-            errors[1].message.starts_with("invalid regex: "),
-            "{}",
-            errors[1].message
-        );
+        assert!(errors[1].message.starts_with("invalid regex: "), "{}", errors[1].message);
         assert!(!errors[1].message.contains('\n'));
     }
 

@@ -1152,6 +1152,28 @@ fn collector_settings(kind: CollectorKind, params: Value) -> Result<Settings, Pa
             let raw = raw.map_err(ParamsProblem::Shape)?;
             raw.validate().map(Settings::Http).map_err(ParamsProblem::Invalid)
         }
+        CollectorKind::Advisories => {
+            use collectors::advisories::AdvisoriesConfig;
+            let raw = AdvisoriesConfig::deserialize(params.into_deserializer());
+            let raw = raw.map_err(ParamsProblem::Shape)?;
+            raw.validate().map(Settings::Advisories).map_err(ParamsProblem::Invalid)
+        }
+        CollectorKind::Firewall => {
+            use collectors::firewall::FirewallConfig;
+            let raw = FirewallConfig::deserialize(params.into_deserializer());
+            let raw = raw.map_err(ParamsProblem::Shape)?;
+            raw.validate().map(Settings::Firewall).map_err(ParamsProblem::Invalid)
+        }
+        CollectorKind::Tls => {
+            let raw = collectors::tls::TlsConfig::deserialize(params.into_deserializer());
+            let raw = raw.map_err(ParamsProblem::Shape)?;
+            raw.validate().map(Settings::Tls).map_err(ParamsProblem::Invalid)
+        }
+        CollectorKind::Backup => {
+            let raw = collectors::backup::BackupConfig::deserialize(params.into_deserializer());
+            let raw = raw.map_err(ParamsProblem::Shape)?;
+            raw.validate().map(Settings::Backup).map_err(ParamsProblem::Invalid)
+        }
     }
 }
 
@@ -1503,7 +1525,8 @@ controls = ["ID.AM-2", "PR.XX-9"]
             (
                 r#"collector = "http""#,
                 r#"collector = "ftp""#,
-                "unknown collector `ftp`, expected one of file, command, http",
+                "unknown collector `ftp`, expected one of file, command, http, tls, advisories, \
+                 backup, firewall",
             ),
             (
                 r#"name = "kernel""#,

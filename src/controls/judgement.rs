@@ -50,6 +50,9 @@ pub(crate) enum Judgement {
     CertDaysLeft { min_days: i64 },
     /// The file's SHA-256 equals `sha256`.
     Sha256Pinned { sha256: String },
+    /// At least one subject's fact at `pointer` equals `value` (e.g. one off-site backup copy
+    /// among several sources); the others need not.
+    AnyFactEquals { pointer: String, value: Value },
 }
 
 /// A compiled regular expression that deserializes from its source text.
@@ -127,7 +130,11 @@ pub(crate) fn judge_check(
         let reason = format!("newest evidence is from {}", evidence_ref.collected_at.to_rfc3339());
         return result(CheckVerdict::Stale, reason, Some(evidence_ref));
     }
-    match first_failure(judgement, &evidence.observations, now) {
+    let verdict = match judgement {
+        Judgement::AnyFactEquals { pointer, value } => any_fact_equals(evidence, pointer, value),
+        _ => first_failure(judgement, &evidence.observations, now),
+    };
+    match verdict {
         Some(reason) => result(CheckVerdict::Fail, reason, Some(evidence_ref)),
         None => result(CheckVerdict::Pass, pass_reason(evidence), Some(evidence_ref)),
     }
@@ -222,7 +229,9 @@ fn judge_subject(
         }
         Judgement::FileLacks { pattern } => {
             expect_bool(facts, "/exists", true, "does not exist")?;
-            expect_bool(facts, &pattern_pointer(pattern), false, "pattern matched")
+            expect_bool(facts, &pattern_pointer(pattern), false, "pattern matched")?;
+            // Absence is only proven over the whole file.
+            expect_bool(facts, "/truncated", false, "only part of the file was searched")
         }
         Judgement::ReviewedWithin { days } => reviewed_within(effective_at, *days, now),
         Judgement::ExitCode { code } => exit_code(facts, *code),
@@ -230,7 +239,14 @@ fn judge_subject(
         Judgement::HeaderPresent { header } => header_present(facts, header),
         Judgement::CertDaysLeft { min_days } => cert_days_left(facts, *min_days),
         Judgement::Sha256Pinned { sha256 } => sha256_pinned(facts, sha256),
+        Judgement::AnyFactEquals { pointer, value } => fact_equals(facts, pointer, value),
     }
+}
+
+/// `None` when some subject has `want` at `pointer`, else why not.
+fn any_fact_equals(evidence: &InstanceEvidence, pointer: &str, want: &Value) -> Option<String> {
+    let found = evidence.observations.iter().any(|o| o.facts.pointer(pointer) == Some(want));
+    (!found).then(|| format!("no subject has {pointer} = {want}"))
 }
 
 /// JSON pointer of a named file pattern; `~` and `/` are escaped as RFC 6901 requires.
@@ -295,6 +311,9 @@ fn reviewed_within(
         return Err("no review date found".to_owned());
     };
     let age = now.signed_duration_since(reviewed);
+    if age < Duration::zero() {
+        return Err(format!("review date {} is in the future", reviewed.date_naive()));
+    }
     if age <= Duration::days(i64::from(days)) {
         Ok(())
     } else {

@@ -291,6 +291,7 @@ fn judgements_on_facts() {
         "exists": true, "mode": "0640", "sha256": "AB", "exit_code": 0, "status": 200,
         "headers": {"strict-transport-security": "max-age=63072000", "x-frame-options": null},
         "tls": {"cert_days_left": 20}, "facts": {"version": "6.1.0", "count": 12},
+        "matches": {"root": false}, "truncated": true,
     });
     let cases: &[(&str, bool)] = &[
         (r#"{"judgement":"exists"}"#, true),
@@ -311,6 +312,9 @@ fn judgements_on_facts() {
         (r#"{"judgement":"cert_days_left","params":{"min_days":21}}"#, false),
         (r#"{"judgement":"sha256_pinned","params":{"sha256":"ab"}}"#, true),
         (r#"{"judgement":"fact_equals","params":{"pointer":"/missing","value":1}}"#, false),
+        (r#"{"judgement":"file_lacks","params":{"pattern":"root"}}"#, false),
+        (r#"{"judgement":"any_fact_equals","params":{"pointer":"/status","value":200}}"#, true),
+        (r#"{"judgement":"any_fact_equals","params":{"pointer":"/status","value":500}}"#, false),
     ];
     for (text, want) in cases {
         let judgement: Judgement = serde_json::from_str(text).expect(text);
@@ -334,6 +338,10 @@ fn review_dates_are_judged_against_now() {
     assert_eq!(pass.verdict, CheckVerdict::Pass);
     assert_eq!(fail.verdict, CheckVerdict::Fail);
     assert_eq!(fail.reason, "/etc/hostname: last reviewed 2025-05-01, 396 days ago (limit 365)");
+    let future = seen(1, json!({"exists": true, "reviewed_at": "2099-12-31"}));
+    let future = judgement::judge_check("r", &judgement, Duration::hours(24), Some(&future), now());
+    assert_eq!(future.verdict, CheckVerdict::Fail);
+    assert_eq!(future.reason, "/etc/hostname: review date 2099-12-31 is in the future");
 }
 
 #[test]

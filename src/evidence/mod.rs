@@ -294,12 +294,7 @@ pub(crate) fn observation_leaf(
 /// The canonical leaf bytes of a published status document at log position `seq`: the leaf
 /// commits to the SHA-256 (lowercase hex) of the exact bytes of `status.json`.
 pub(crate) fn status_leaf(seq: u64, document_sha256: &str) -> Vec<u8> {
-    let leaf = StatusLeaf {
-        v: FORMAT_VERSION,
-        kind: "status",
-        seq,
-        document_sha256,
-    };
+    let leaf = StatusLeaf { v: FORMAT_VERSION, kind: "status", seq, document_sha256 };
     to_json(&leaf).into_bytes()
 }
 
@@ -640,6 +635,15 @@ mod tests {
             Err(EncodingError::NotCanonical { what: "failures" })
         );
         assert!(parse_failures(r#"[{"subject":"a","kind":"bogus","message":""}]"#).is_err());
+    }
+
+    #[test]
+    fn status_leaf_is_fixed_canonical_json() {
+        let leaf = String::from_utf8(status_leaf(9, &"cd".repeat(32))).expect("utf-8");
+        let expected =
+            format!(r#"{{"v":1,"kind":"status","seq":9,"document_sha256":"{}"}}"#, "cd".repeat(32));
+        assert_eq!(leaf, expected);
+        assert_ne!(status_leaf(10, &"cd".repeat(32)), status_leaf(9, &"cd".repeat(32)));
     }
 
     #[test]

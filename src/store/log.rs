@@ -62,7 +62,7 @@ impl Store {
 
 /// The compact range of the whole log: the newest checkpoint's, extended by any leaves
 /// written after it.
-async fn load_head(conn: &mut Conn) -> Result<CompactRange, StoreError> {
+pub(super) async fn load_head(conn: &mut Conn) -> Result<CompactRange, StoreError> {
     let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves")
         .fetch_one(&mut *conn)
         .await
@@ -194,7 +194,7 @@ async fn insert_payload(conn: &mut Conn, sha256: &str, bytes: &[u8]) -> Result<(
     Ok(())
 }
 
-async fn append_leaf(
+pub(super) async fn append_leaf(
     conn: &mut Conn,
     range: &mut CompactRange,
     kind: &str,
@@ -214,7 +214,7 @@ async fn append_leaf(
     Ok(())
 }
 
-async fn insert_checkpoint(
+pub(super) async fn insert_checkpoint(
     conn: &mut Conn,
     checkpoint: &Checkpoint,
     range: &CompactRange,

@@ -17,6 +17,7 @@
 //! Migrations are embedded and run by [`Store::open`] only.
 
 mod controls;
+mod feed;
 mod log;
 mod read;
 mod rows;
@@ -36,6 +37,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 pub(crate) use controls::{ControlChange, StoredControlStatus, Transition};
+pub(crate) use feed::{PublishedHead, RunMetric, StatusReceipt};
 pub(crate) use log::RunReceipt;
 pub(crate) use read::{Counts, ObservationDetail, ObservationFilter, ObservationRow, RunRow};
 pub(crate) use verify::{Tamper, VerifyReport};
@@ -96,6 +98,8 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
         let pool = connect(path, options).await?;
+        restrict_mode(path)?;
+        refuse_damaged(&pool).await?;
         MIGRATOR
             .run(&pool)
             .await
@@ -196,3 +200,23 @@ fn to_i64(value: u64) -> i64 {
 
 /// The connection inside a transaction, for helpers that run several statements on it.
 type Conn = SqliteConnection;
+
+/// Makes the database readable by its owner only; SQLite gives its `-wal` and `-shm` files the
+/// same mode.
+fn restrict_mode(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| StoreError::Io { path: path.into(), source })
+}
+
+/// The writer never appends to a damaged file: `PRAGMA quick_check` must say ok.
+async fn refuse_damaged(pool: &SqlitePool) -> Result<(), StoreError> {
+    let (result,): (String,) = sqlx::query_as("PRAGMA quick_check")
+        .fetch_one(pool)
+        .await
+        .map_err(|source| StoreError::Sql { action: "check database integrity", source })?;
+    if result == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Inconsistent { reason: format!("integrity check failed: {result}") })
+}

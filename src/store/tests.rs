@@ -144,7 +144,7 @@ async fn drop_triggers(conn: &mut SqliteConnection) {
             .fetch_all(&mut *conn)
             .await
             .expect("list triggers");
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 14, "{names:?}");
     for name in names {
         exec(conn, &format!("DROP TRIGGER {name}")).await;
     }
@@ -274,7 +274,7 @@ async fn readers_do_not_create_the_database() {
 
     std::fs::write(&path, b"").expect("empty file");
     let err = Store::open_read_only(&path).await.expect_err("no schema");
-    assert!(matches!(err, StoreError::Schema { found: 0, expected: 1, .. }), "{err:?}");
+    assert!(matches!(err, StoreError::Schema { found: 0, expected: 2, .. }), "{err:?}");
 }
 
 #[tokio::test]

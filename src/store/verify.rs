@@ -132,6 +132,8 @@ struct Walk<'k> {
     checkpoints: u64,
     payloads: u64,
     pruned: u64,
+    /// Status documents of the current page, by log position.
+    statuses: HashMap<i64, super::feed::StatusColumns>,
 }
 
 impl<'k> Walk<'k> {
@@ -143,6 +145,7 @@ impl<'k> Walk<'k> {
             checkpoints: 0,
             payloads: 0,
             pruned: 0,
+            statuses: HashMap::new(),
         }
     }
 
@@ -152,6 +155,9 @@ impl<'k> Walk<'k> {
         self.checkpoints_beyond(conn).await?;
         orphan_runs(conn).await?;
         orphan_observations(conn).await?;
+        if let Some(label) = super::feed::orphan_status(conn).await? {
+            return Err(tamper(label, "has no leaf in the log"));
+        }
         self.payloads(conn).await
     }
 
@@ -175,6 +181,7 @@ impl<'k> Walk<'k> {
             let (first, last) = (first.seq, last.seq);
             let runs = runs_between(conn, first, last).await?;
             let observations = observations_between(conn, first, last).await?;
+            self.statuses = super::feed::statuses_between(conn, first, last).await?;
             self.load_checkpoints(conn, to_i64(self.range.size()), last.saturating_add(1)).await?;
             for leaf in &page {
                 self.check_leaf(leaf, &runs, &observations)?;
@@ -220,6 +227,11 @@ impl<'k> Walk<'k> {
         let (record, bytes) = match leaf.kind.as_str() {
             "run" => run_leaf(leaf, runs.get(&leaf.seq))?,
             "observation" => observation_leaf(leaf, observations.get(&leaf.seq))?,
+            "status" => {
+                let row = self.statuses.get(&leaf.seq);
+                super::feed::status_leaf(leaf.seq, &leaf.reference, row)
+                    .map_err(|(record, reason)| tamper(record, reason))?
+            }
             other => {
                 return Err(tamper(format!("leaf {}", leaf.seq), format!("unknown kind {other:?}")))
             }

@@ -138,3 +138,38 @@ fn a_bad_reload_keeps_the_running_configuration() {
     assert_eq!(reply["runs"][0]["instance"], "policy");
     assert!(home.daemon_log().contains("catalog"), "{}", home.daemon_log());
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let home = Home::new();
+    home.write("beweis.toml", "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n");
+    let socket_path = home.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut child = home
+        .beweis(&["daemon"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .spawn()
+        .expect("spawn daemon");
+    let mut heard = String::new();
+    let mut buf = [0u8; 4096];
+    let mut receive = |want: &str, heard: &mut String| {
+        while !heard.contains(want) {
+            let n = socket.recv(&mut buf).unwrap_or_else(|e| panic!("no {want} ({e}): {heard}"));
+            heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+            heard.push('\n');
+        }
+    };
+    receive("READY=1", &mut heard);
+    receive("WATCHDOG=1", &mut heard);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill(1)");
+    assert!(status.success());
+    receive("STOPPING=1", &mut heard);
+    let exit = child.wait().expect("daemon exits");
+    assert!(exit.success(), "daemon exit {exit}");
+}

@@ -1,0 +1,250 @@
+//! Refreshing an osv.dev zip export from a configured URL, offline-first.
+//!
+//! Owns [`refresh`]: when the local zip is older than the configured interval, ask the URL
+//! with `If-Modified-Since` (the file's modification time); on `304` only touch the file; on
+//! `200` stream the body into a temporary file next to the database (byte-capped), verify that
+//! it is a zip whose every `.json` entry is an OSV record, `fsync` it and rename it over the
+//! old file, so readers see the old or the new database, never a mix. Any failure leaves the
+//! last good file in place and is returned as [`RefreshOutcome::Failed`] for the facts. It
+//! does not load records into the database (`db`) and is only used for `osv-zip` sources.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::osv::parse_osv;
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The local file is younger than the interval; nothing was asked.
+    Fresh,
+    /// The server answered 304 Not Modified.
+    NotModified,
+    /// A new, verified export replaced the old one.
+    Updated {
+        /// Bytes downloaded.
+        bytes: u64,
+        /// OSV records in the new file.
+        records: usize,
+    },
+    /// The refresh failed; the last good file (if any) is still in place.
+    Failed(String),
+}
+
+impl RefreshOutcome {
+    /// Short name for facts.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RefreshOutcome::Fresh => "fresh",
+            RefreshOutcome::NotModified => "not_modified",
+            RefreshOutcome::Updated { .. } => "updated",
+            RefreshOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Where and how often to refresh one zip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshPlan {
+    /// The export URL (http or https).
+    pub url: String,
+    /// Do not ask more often than this.
+    pub interval: Duration,
+    /// The most bytes accepted for one download.
+    pub max_bytes: u64,
+}
+
+/// Refreshes `path` according to `plan`, within `timeout`.
+pub async fn refresh(path: &Path, plan: &RefreshPlan, timeout: Duration) -> RefreshOutcome {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if let Some(mtime) = modified {
+        let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
+        if age < plan.interval {
+            return RefreshOutcome::Fresh;
+        }
+    }
+    match fetch(path, plan, modified, timeout).await {
+        Ok(outcome) => outcome,
+        Err(message) => RefreshOutcome::Failed(message),
+    }
+}
+
+async fn fetch(
+    path: &Path,
+    plan: &RefreshPlan,
+    modified: Option<SystemTime>,
+    timeout: Duration,
+) -> Result<RefreshOutcome, String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+    let mut request = client.get(&plan.url);
+    if let Some(mtime) = modified {
+        let when: DateTime<Utc> = mtime.into();
+        let header = when.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        request = request.header(reqwest::header::IF_MODIFIED_SINCE, header);
+    }
+    let mut response = request.send().await.map_err(|e| format!("{}: {e}", plan.url))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED {
+        touch(path)?;
+        return Ok(RefreshOutcome::NotModified);
+    }
+    if !status.is_success() {
+        return Err(format!("{}: http status {}", plan.url, status.as_u16()));
+    }
+    let temp = temp_path(path);
+    let result = async {
+        let mut file = std::fs::File::create(&temp).map_err(|e| format!("create temp: {e}"))?;
+        let mut bytes: u64 = 0;
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("download: {e}"))? {
+            bytes += chunk.len() as u64;
+            if bytes > plan.max_bytes {
+                return Err(format!("download larger than {} bytes", plan.max_bytes));
+            }
+            file.write_all(&chunk).map_err(|e| format!("write temp: {e}"))?;
+        }
+        file.sync_all().map_err(|e| format!("fsync temp: {e}"))?;
+        let records = verify(&temp, plan.max_bytes)?;
+        std::fs::rename(&temp, path).map_err(|e| format!("rename into place: {e}"))?;
+        Ok(RefreshOutcome::Updated { bytes, records })
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".download-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+fn touch(path: &Path) -> Result<(), String> {
+    let file =
+        std::fs::File::options().write(true).open(path).map_err(|e| format!("touch: {e}"))?;
+    file.set_modified(SystemTime::now()).map_err(|e| format!("touch: {e}"))
+}
+
+/// Opens the zip and parses every `.json` entry; returns the record count.
+fn verify(path: &Path, max_bytes: u64) -> Result<usize, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("reopen temp: {e}"))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("download is not a zip archive: {e}"))?;
+    let mut records = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| format!("zip entry {i}: {e}"))?;
+        let name = entry.name().to_string();
+        if !entry.is_file() || !name.ends_with(".json") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .by_ref()
+            .take(max_bytes)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
+        parse_osv(&bytes, &name).map_err(|e| format!("download rejected: {e}"))?;
+        records += 1;
+    }
+    if records == 0 {
+        return Err("download rejected: no osv records".to_string());
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn zip_bytes(records: &[&str]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        {
+            let mut zip = zip::ZipWriter::new(&mut out);
+            for (i, rec) in records.iter().enumerate() {
+                let options = zip::write::SimpleFileOptions::default();
+                zip.start_file(format!("R-{i}.json"), options).expect("start");
+                zip.write_all(rec.as_bytes()).expect("write");
+            }
+            zip.finish().expect("finish");
+        }
+        out.into_inner()
+    }
+
+    /// A one-shot HTTP/1.1 server on loopback; returns its URL and the request it received.
+    async fn serve(
+        status: &'static str,
+        body: Vec<u8>,
+    ) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}/all.zip", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0u8; 4096];
+            let n = socket.read(&mut request).await.expect("read");
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head.as_bytes()).await.expect("write head");
+            socket.write_all(&body).await.expect("write body");
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        (url, task)
+    }
+
+    const RECORD: &str = r#"{"id":"N-1","modified":"2026-01-01T00:00:00Z","affected":[]}"#;
+
+    fn plan(url: String) -> RefreshPlan {
+        RefreshPlan { url, interval: Duration::from_secs(0), max_bytes: 1 << 20 }
+    }
+
+    #[tokio::test]
+    async fn update_not_modified_and_failures_keep_the_last_good_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("all.zip");
+
+        let (url, server) = serve("200 OK", zip_bytes(&[RECORD, RECORD])).await;
+        let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
+        assert!(matches!(outcome, RefreshOutcome::Updated { records: 2, .. }), "{outcome:?}");
+        let request = server.await.expect("server");
+        assert!(!request.to_ascii_lowercase().contains("if-modified-since"));
+        let good = std::fs::read(&path).expect("file");
+
+        let (url, server) = serve("304 Not Modified", Vec::new()).await;
+        let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
+        assert_eq!(outcome, RefreshOutcome::NotModified);
+        let request = server.await.expect("server");
+        assert!(request.to_ascii_lowercase().contains("if-modified-since: "), "{request}");
+
+        let mut truncated = zip_bytes(&[RECORD]);
+        truncated.truncate(truncated.len() / 2);
+        let (url, _server) = serve("200 OK", truncated).await;
+        let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
+        assert!(matches!(&outcome, RefreshOutcome::Failed(m) if m.contains("zip")), "{outcome:?}");
+        assert_eq!(std::fs::read(&path).expect("file"), good);
+
+        let (url, _server) = serve("200 OK", zip_bytes(&["{not json"])).await;
+        let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
+        assert!(matches!(&outcome, RefreshOutcome::Failed(m) if m.contains("rejected")));
+        assert_eq!(std::fs::read(&path).expect("file"), good);
+
+        let (url, _server) = serve("500 Internal Server Error", Vec::new()).await;
+        let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
+        assert!(matches!(&outcome, RefreshOutcome::Failed(m) if m.contains("500")));
+        let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(leftovers, 1, "temporary files are removed");
+
+        let fresh = RefreshPlan { interval: Duration::from_secs(3600), ..plan(String::new()) };
+        assert_eq!(refresh(&path, &fresh, Duration::from_secs(1)).await, RefreshOutcome::Fresh);
+    }
+}
