@@ -356,8 +356,7 @@ async fn publish_feed(config: Config, state: StateDir, out: &Path) -> anyhow::Re
         .await
         .context("waiting for the writer lock")?
         .context("publishing appends to the evidence log; a running daemon publishes itself")?;
-    let store = Store::open(&state.database()).await?;
-    let key = crate::keys::load_or_create(state.root())?;
+    let (store, key) = state.open_writer().await?;
     let publisher = feed::Publisher::new(state.root(), out.to_path_buf(), key)?;
     let published = publisher.publish(&config, &store).await;
     store.close().await;

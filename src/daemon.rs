@@ -82,6 +82,7 @@ pub(crate) async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .context("is another beweis daemon or collection running?")?;
     let (store, key) = state.open_writer().await?;
     let runner = Arc::new(Runner::new(Arc::new(options.config), store, key));
+    publish(&runner).await;
     let listener = bind_socket(&state)?;
     let tracker = TaskTracker::new();
     let mut schedulers = CancellationToken::new();
@@ -237,8 +238,17 @@ fn spawn_run(runner: &Arc<Runner>, tracker: &TaskTracker, name: &str, trigger: T
         }
         if let Err(e) = runner.refresh_controls().await {
             error!(error = format!("{e:#}"), "Control evaluation failed.");
+            return;
         }
+        publish(&runner).await;
     });
+}
+
+/// Publishes the feed after a run; a failure is logged, collection goes on.
+async fn publish(runner: &Runner) {
+    if let Err(e) = runner.publish().await {
+        error!(error = format!("{e:#}"), "Publishing the feed failed.");
+    }
 }
 
 fn spawn_refresh(runner: &Arc<Runner>, tracker: &TaskTracker, busy: &Arc<AtomicBool>) {

@@ -228,6 +228,17 @@ impl Runner {
         Ok(report_of(&record, 0, Instant::now()))
     }
 
+    /// Publishes the signed feed and trust page into `[agent] publish_dir`, if configured. The
+    /// feed salt lives in the state directory, beside the database.
+    pub(crate) async fn publish(&self) -> anyhow::Result<()> {
+        let config = self.config();
+        let Some(dir) = &config.agent.publish_dir else { return Ok(()) };
+        let state_root = self.store.path().parent().unwrap_or(Path::new("."));
+        let publisher = crate::feed::Publisher::new(state_root, dir.clone(), self.key.clone())?;
+        publisher.publish(&config, &self.store).await?;
+        Ok(())
+    }
+
     /// Re-evaluates every control from the latest evidence and stores what changed.
     pub(crate) async fn refresh_controls(&self) -> anyhow::Result<Vec<ControlState>> {
         let config = self.config();

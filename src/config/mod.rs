@@ -46,6 +46,9 @@ pub(crate) struct Config {
 pub(crate) struct Agent {
     /// State directory override; `--state-dir` wins over it.
     pub(crate) state_dir: Option<PathBuf>,
+    /// Where the daemon publishes the signed feed and trust page after each run
+    /// (`publish_dir`, a web root); nothing is published when absent.
+    pub(crate) publish_dir: Option<PathBuf>,
     /// How many runs may execute at once (`max_concurrent_runs`, default 4).
     pub(crate) max_concurrent_runs: usize,
     /// Byte budget per read (`max_read_bytes`, default 16 MiB).

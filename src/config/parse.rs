@@ -139,6 +139,7 @@ fn read_text(path: &Path) -> Result<String, String> {
 #[serde(deny_unknown_fields)]
 struct AgentConfig {
     state_dir: Option<Spanned<PathBuf>>,
+    publish_dir: Option<Spanned<PathBuf>>,
     max_concurrent_runs: Option<Spanned<u64>>,
     max_read_bytes: Option<Spanned<u64>>,
 }
@@ -453,14 +454,8 @@ impl Parser<'_> {
     // [agent]
 
     fn agent(&mut self, raw: AgentConfig) -> Agent {
-        let state_dir = raw.state_dir.and_then(|dir| {
-            if dir.get_ref().is_absolute() {
-                Some(dir.into_inner())
-            } else {
-                self.error(Some(dir.span()), "state_dir must be an absolute path");
-                None
-            }
-        });
+        let state_dir = self.absolute(raw.state_dir, "state_dir");
+        let publish_dir = self.absolute(raw.publish_dir, "publish_dir");
         let runs = self.bounded(
             raw.max_concurrent_runs,
             DEFAULT_MAX_CONCURRENT_RUNS,
@@ -471,9 +466,20 @@ impl Parser<'_> {
             self.bounded(raw.max_read_bytes, DEFAULT_MAX_READ_BYTES, u64::MAX, "max_read_bytes");
         Agent {
             state_dir,
+            publish_dir,
             max_concurrent_runs: usize::try_from(runs).unwrap_or(1024),
             max_read_bytes: bytes,
         }
+    }
+
+    /// An absolute path setting; a relative one is an error at its position.
+    fn absolute(&mut self, dir: Option<Spanned<PathBuf>>, key: &str) -> Option<PathBuf> {
+        let dir = dir?;
+        if dir.get_ref().is_absolute() {
+            return Some(dir.into_inner());
+        }
+        self.error(Some(dir.span()), &format!("{key} must be an absolute path"));
+        None
     }
 
     /// A positive integer setting no larger than `max`, or its default.

@@ -173,3 +173,34 @@ fn systemd_hears_ready_watchdog_and_stopping() {
     let exit = child.wait().expect("daemon exits");
     assert!(exit.success(), "daemon exit {exit}");
 }
+
+#[test]
+fn the_daemon_publishes_a_verifiable_feed_after_runs() {
+    let home = Home::new();
+    home.write("policy.md", "Status: approved\n");
+    let web = home.path("www");
+    let config = format!(
+        "[agent]\npublish_dir = \"{}\"\n\n[profile]\ncatalog = \"nist-csf-1.1\"\n\
+         scope = [\"PR.IP-1\"]\n\n[[instance]]\nname = \"policy\"\ncollector = \"file\"\n\
+         schedule = \"@daily\"\nparams = {{ paths = [\"{}\"] }}\n\n[[check]]\nname = \"present\"\n\
+         instance = \"policy\"\njudgement = \"exists\"\nmax_age_hours = 48\ncontrols = [\"PR.IP-1\"]\n",
+        web.display(),
+        home.path("policy.md").display()
+    );
+    home.write("beweis.toml", &config);
+    let _daemon = home.daemon();
+    let status = web.join("status.json");
+    // The catch-up run at start is followed by a publication.
+    wait_for("status.json in the web root", Duration::from_secs(30), || {
+        std::fs::read_to_string(&status).is_ok_and(|t| t.contains("\"passing\""))
+    });
+    assert!(web.join("index.html").exists(), "the trust page is written beside status.json");
+    let key = home.state().join("signing.pub");
+    let output = home.run(&[
+        "verify-feed",
+        web.to_str().expect("utf-8"),
+        "--key",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}
