@@ -208,20 +208,11 @@ fn spawn_error(program: &str, e: &std::io::Error) -> ExecError {
 
 /// Kills the process group led by `pid` (children such as a passcommand included).
 ///
-/// FIXME(killpg): without a `libc` dependency this runs `kill -s KILL -- -<pgid>`; one
-/// `killpg` call would avoid the extra process.
 async fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid else { return };
-    let spawned = Command::new("/bin/kill")
-        .args(["-s", "KILL", "--", &format!("-{pid}")])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
-    if let Ok(mut killer) = spawned {
-        let _ = tokio::time::timeout(REAP_TIMEOUT, killer.wait()).await;
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
+    // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is ignored.
+    unsafe {
+        libc::killpg(pid, libc::SIGKILL);
     }
 }
 

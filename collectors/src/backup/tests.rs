@@ -252,6 +252,16 @@ async fn restic_wrong_password_missing_and_locked_are_clear_per_source_errors() 
 /// is then stopped (SIGSTOP) so it keeps the lock; the lock belongs to a live process, so
 /// restic honours it. The returned guard ends the process.
 fn hold_lock(repo: &ResticFixture, args: &[&str], stop: bool) -> LockHolder {
+    // A short restic run can finish between seeing its lock and stopping it; try again then.
+    for _ in 0..10 {
+        if let Some(holder) = try_hold_lock(repo, args, stop) {
+            return holder;
+        }
+    }
+    panic!("restic {args:?} always finished before it could be stopped holding its lock");
+}
+
+fn try_hold_lock(repo: &ResticFixture, args: &[&str], stop: bool) -> Option<LockHolder> {
     let env = repo.env();
     let child = Command::new("restic")
         .args(args)
@@ -277,12 +287,11 @@ fn hold_lock(repo: &ResticFixture, args: &[&str], stop: bool) -> LockHolder {
                 let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
                 let stopped =
                     stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('T'));
-                assert!(
-                    stopped && has_lock(),
-                    "restic {args:?} finished before it could be stopped"
-                );
+                if !(stopped && has_lock()) {
+                    return None;
+                }
             }
-            return holder;
+            return Some(holder);
         }
         std::thread::sleep(Duration::from_millis(2));
     }
