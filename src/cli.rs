@@ -50,6 +50,17 @@ pub(crate) enum Command {
     Daemon,
     /// Show control statuses per CSF function
     Status(JsonFlag),
+    /// Show the history of status transitions, newest first
+    History {
+        /// Only this control
+        #[arg(long, value_name = "ID")]
+        control: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// List or show stored evidence
     Evidence {
         #[command(subcommand)]
@@ -138,6 +149,14 @@ pub(crate) enum EvidenceCommand {
         /// Only this instance
         #[arg(long, value_name = "NAME")]
         instance: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List runs, newest first, with their outcome (skipped and failed runs included)
+    Runs {
         /// At most this many
         #[arg(long, default_value_t = 50)]
         limit: u32,

@@ -256,6 +256,31 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
                 }
             }
         }
+        EvidenceCommand::Runs { limit, json } => {
+            let runs = store.runs(*limit).await?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                for row in &runs {
+                    let run = &row.run;
+                    println!(
+                        "{:>6}  {}  {:<16} {:<10} {:<9} {:>4} obs  {}",
+                        row.seq,
+                        run.started_at.format("%Y-%m-%d %H:%M:%S"),
+                        output::printable(&run.instance),
+                        run.outcome.as_str(),
+                        run.trigger.as_str(),
+                        row.observations,
+                        output::printable(run.error.as_deref().unwrap_or(""))
+                    );
+                }
+                let counts = store.counts().await?;
+                println!(
+                    "{} runs, {} observations, log size {}",
+                    counts.runs, counts.observations, counts.tree_size
+                );
+            }
+        }
         EvidenceCommand::Show { id, json: _ } => {
             let Some(detail) = store.observation(*id).await? else {
                 return Err(UsageError(format!("no observation with id {id}")).into());
@@ -287,8 +312,10 @@ pub(crate) async fn verify(state: StateDir, json_out: bool) -> anyhow::Result<u8
         println!("TAMPERED: {}: {}", problem.record, problem.reason);
     } else {
         println!(
-            "ok: {} log entries and {} signed checkpoints verified",
-            report.leaves, report.checkpoints
+            "ok: {} log entries and {} signed checkpoints verified (key {})",
+            report.leaves,
+            report.checkpoints,
+            crate::keys::fingerprint(&key)
         );
     }
     Ok(if report.problem.is_some() { exit::PROBLEM } else { exit::OK })
@@ -414,10 +441,23 @@ pub(crate) fn verify_feed(args: &crate::cli::VerifyFeedArgs) -> anyhow::Result<u
 /// `beweis check-config`.
 pub(crate) fn check_config(config: &Config, json_out: bool) -> anyhow::Result<u8> {
     if json_out {
+        let instances: Vec<serde_json::Value> = config
+            .instances
+            .iter()
+            .map(|i| {
+                json!({
+                    "name": i.name,
+                    "collector": i.settings.kind().as_str(),
+                    "schedule": i.schedule.expr(),
+                    "timezone": i.schedule.timezone(),
+                    "timeout_secs": i.timeout.as_secs(),
+                })
+            })
+            .collect();
         let summary = json!({
             "source": config.source,
             "digest": config.digest,
-            "instances": config.instances.len(),
+            "instances": instances,
             "checks": config.checks.len(),
             "controls_in_scope": config.profile.scope.len(),
             "errors": [],
@@ -448,4 +488,31 @@ pub(crate) fn config_errors_json(errors: &crate::config::ConfigErrors) -> anyhow
         .collect();
     println!("{}", serde_json::to_string_pretty(&json!({ "errors": list }))?);
     Ok(exit::CONFIG)
+}
+
+/// `beweis history`: status transitions, newest first.
+pub(crate) async fn history(
+    state: StateDir,
+    control: Option<&str>,
+    limit: u32,
+    json_out: bool,
+) -> anyhow::Result<u8> {
+    let store = open_existing(&state).await?;
+    let transitions = store.transitions(control, limit).await?;
+    store.close().await;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&transitions)?);
+        return Ok(exit::OK);
+    }
+    for t in &transitions {
+        println!(
+            "{}  {:<10} {:>14} -> {:<14} {}",
+            t.at.format("%Y-%m-%d %H:%M:%S"),
+            t.control,
+            t.from_status.as_deref().unwrap_or("(new)"),
+            t.to_status,
+            output::printable(&t.reason)
+        );
+    }
+    Ok(exit::OK)
 }

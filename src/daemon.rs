@@ -392,6 +392,7 @@ impl Watchdog {
 mod tests {
     use super::*;
     use crate::evidence::{new_run_id, Outcome, RunRecord};
+    use crate::store::Store;
 
     async fn runner_with_last_run(dir: &std::path::Path, ago: Option<chrono::Duration>) -> Runner {
         let text = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\

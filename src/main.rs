@@ -57,6 +57,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         // config file can still verify and inspect the evidence.
         Command::Verify(flag) => return commands::verify(lenient_state(&cli)?, flag.json).await,
         Command::Evidence { what } => return commands::evidence(lenient_state(&cli)?, what).await,
+        Command::History { control, limit, json } => {
+            let state = lenient_state(&cli)?;
+            return commands::history(state, control.as_deref(), *limit, json.json).await;
+        }
         _ => {}
     }
     let config = match (config::load(cli.config.as_deref()), &cli.command) {
@@ -80,7 +84,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             daemon::run(options).await.map(|()| exit::OK)
         }
         Command::Status(flag) => commands::status(config.clone(), state()?, flag.json).await,
-        Command::Evidence { .. } | Command::Verify(_) => Ok(exit::OK),
+        Command::Evidence { .. } | Command::Verify(_) | Command::History { .. } => Ok(exit::OK),
         Command::Export { out, oscal, bundle, since_days } => {
             let targets = commands::ExportTargets {
                 out: out.as_deref(),

@@ -130,6 +130,7 @@ impl Catalog {
 }
 
 /// The function a control belongs to: the part of its id before the first dot (`PR`).
+#[cfg(test)]
 pub(crate) fn function_of(id: &ControlId) -> &str {
     id.0.split_once('.').map_or(id.0.as_str(), |(function, _)| function)
 }

@@ -15,7 +15,9 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 pub(crate) use catalog::{Catalog, CatalogId, ControlId};
-pub(crate) use parse::{load, parse_str, ConfigError, ConfigErrors};
+#[cfg(test)]
+pub(crate) use parse::parse_str;
+pub(crate) use parse::{load, ConfigErrors};
 
 use crate::controls::Judgement;
 use crate::schedule::Schedule;

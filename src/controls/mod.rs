@@ -10,10 +10,12 @@
 mod judgement;
 mod status;
 
-pub(crate) use judgement::{CheckResult, CheckVerdict, Judgement};
+#[cfg(test)]
+use judgement::CheckVerdict;
+pub(crate) use judgement::Judgement;
 pub(crate) use status::{
-    evaluate, percentages, ControlState, EvidenceKind, EvidenceRef, Inputs, InstanceEvidence,
-    Percentages, Rate, RunSummary, Status, StoredObservation,
+    evaluate, percentages, ControlState, EvidenceKind, Inputs, InstanceEvidence, Rate, RunSummary,
+    Status, StoredObservation,
 };
 
 #[cfg(test)]

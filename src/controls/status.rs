@@ -58,11 +58,6 @@ impl Status {
         }
     }
 
-    /// Parses a stored word.
-    pub(crate) fn from_name(name: &str) -> Option<Status> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether this status counts as proven in the "all proof" rate.
     pub(crate) fn is_proven(self) -> bool {
         matches!(self, Status::Passing | Status::Attested | Status::Inherited)

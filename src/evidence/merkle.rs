@@ -111,6 +111,7 @@ impl CompactRange {
     }
 
     /// The peaks, largest subtree first.
+    #[cfg(test)]
     pub(crate) fn peaks(&self) -> &[Hash] {
         &self.peaks
     }

@@ -36,11 +36,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-pub(crate) use controls::{ControlChange, StoredControlStatus, Transition};
-pub(crate) use feed::{PublishedHead, RunMetric, StatusReceipt};
-pub(crate) use log::RunReceipt;
-pub(crate) use read::{Counts, ObservationDetail, ObservationFilter, ObservationRow, RunRow};
-pub(crate) use verify::{Tamper, VerifyReport};
+pub(crate) use controls::ControlChange;
+pub(crate) use feed::{RunMetric, StatusReceipt};
+pub(crate) use read::{ObservationFilter, ObservationRow};
+#[cfg(test)]
+pub(crate) use {log::RunReceipt, read::Counts, verify::Tamper, verify::VerifyReport};
 
 /// How long a statement waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
