@@ -129,10 +129,16 @@ async fn collect_in_process(
 ) -> anyhow::Result<Vec<RunReport>> {
     state.ensure()?;
     state.check_writer_identity()?;
-    let lock_state = state.clone();
-    let lock = tokio::task::spawn_blocking(move || lock_state.try_lock_writer(LOCK_WAIT))
-        .await
-        .context("waiting for the writer lock")?;
+    let lock = match state.try_lock_writer(Duration::ZERO) {
+        Err(StateError::Busy { .. }) => {
+            eprintln!("waiting for another collection to finish (writer lock) …");
+            let lock_state = state.clone();
+            tokio::task::spawn_blocking(move || lock_state.try_lock_writer(LOCK_WAIT))
+                .await
+                .context("waiting for the writer lock")?
+        }
+        other => other,
+    };
     let _lock = match lock {
         Ok(lock) => lock,
         Err(StateError::Busy { .. }) => {
