@@ -57,6 +57,7 @@ pub(crate) struct Runner {
     running: InstanceLocks,
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
+    notifier: Mutex<Option<crate::feed::webhook::Notifier>>,
 }
 
 impl Runner {
@@ -70,6 +71,7 @@ impl Runner {
             running: InstanceLocks::default(),
             permits,
             cancel: CancellationToken::new(),
+            notifier: Mutex::new(None),
         }
     }
 
@@ -239,14 +241,54 @@ impl Runner {
         Ok(())
     }
 
-    /// Re-evaluates every control from the latest evidence and stores what changed.
+    /// Sends status transitions to webhooks from now on (the daemon's notifier).
+    pub(crate) fn set_notifier(&self, notifier: crate::feed::webhook::Notifier) {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(notifier);
+    }
+
+    /// Re-evaluates every control from the latest evidence, stores what changed, and queues a
+    /// webhook event per status transition (never waiting for delivery).
     pub(crate) async fn refresh_controls(&self) -> anyhow::Result<Vec<ControlState>> {
         let config = self.config();
         let now = Utc::now();
         let states = evaluate_from_store(&config, &self.store, now).await?;
+        let previous: HashMap<String, String> = self
+            .store
+            .control_statuses()
+            .await?
+            .into_iter()
+            .map(|s| (s.control, s.status))
+            .collect();
         let changes: Vec<ControlChange> = states.iter().map(control_change).collect();
         self.store.record_control_changes(&changes, now).await?;
+        self.notify_transitions(&previous, &states, now);
         Ok(states)
+    }
+
+    fn notify_transitions(
+        &self,
+        previous: &HashMap<String, String>,
+        states: &[ControlState],
+        at: DateTime<Utc>,
+    ) {
+        let notifier = self.notifier.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(notifier) = notifier.as_ref() else { return };
+        let key_id = crate::keys::fingerprint(&self.key.verifying_key());
+        for state in states {
+            let before = previous.get(&state.control).map(String::as_str);
+            let after = state.status.as_str();
+            if before == Some(after) {
+                continue;
+            }
+            let event = crate::feed::webhook::TransitionEvent::new(
+                &key_id,
+                &state.control,
+                before,
+                after,
+                at,
+            );
+            notifier.notify(event);
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct Agent {
     /// Where the daemon publishes the signed feed and trust page after each run
     /// (`publish_dir`, a web root); nothing is published when absent.
     pub(crate) publish_dir: Option<PathBuf>,
+    /// Where status transitions are POSTed (`webhooks`); none when empty.
+    pub(crate) webhooks: Vec<reqwest::Url>,
     /// How many runs may execute at once (`max_concurrent_runs`, default 4).
     pub(crate) max_concurrent_runs: usize,
     /// Byte budget per read (`max_read_bytes`, default 16 MiB).

@@ -140,6 +140,8 @@ fn read_text(path: &Path) -> Result<String, String> {
 struct AgentConfig {
     state_dir: Option<Spanned<PathBuf>>,
     publish_dir: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    webhooks: Vec<Spanned<String>>,
     max_concurrent_runs: Option<Spanned<u64>>,
     max_read_bytes: Option<Spanned<u64>>,
 }
@@ -456,6 +458,7 @@ impl Parser<'_> {
     fn agent(&mut self, raw: AgentConfig) -> Agent {
         let state_dir = self.absolute(raw.state_dir, "state_dir");
         let publish_dir = self.absolute(raw.publish_dir, "publish_dir");
+        let webhooks = raw.webhooks.into_iter().filter_map(|url| self.webhook(url)).collect();
         let runs = self.bounded(
             raw.max_concurrent_runs,
             DEFAULT_MAX_CONCURRENT_RUNS,
@@ -467,8 +470,26 @@ impl Parser<'_> {
         Agent {
             state_dir,
             publish_dir,
+            webhooks,
             max_concurrent_runs: usize::try_from(runs).unwrap_or(1024),
             max_read_bytes: bytes,
+        }
+    }
+
+    /// A webhook URL: http or https, no credentials in it (use the receiver's own auth).
+    fn webhook(&mut self, url: Spanned<String>) -> Option<reqwest::Url> {
+        let span = url.span();
+        match reqwest::Url::parse(url.get_ref()) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(parsed),
+            Ok(parsed) => {
+                let message = format!("webhook scheme {} is not http or https", parsed.scheme());
+                self.error(Some(span), message);
+                None
+            }
+            Err(e) => {
+                self.error(Some(span), format!("webhook is not a URL: {e}"));
+                None
+            }
         }
     }
 
@@ -1784,7 +1805,7 @@ controls = ["ID.AM-2", "PR.XX-9"]
                 "3:23: max_concurrent_runs must be between 1 and 1024, not 0",
                 "4:18: max_read_bytes must be at least 1",
                 "5:1: unknown key `threads` in [agent], expected one of state_dir, \
-                 publish_dir, max_concurrent_runs, max_read_bytes",
+                 publish_dir, webhooks, max_concurrent_runs, max_read_bytes",
             ]
         );
         let text = "[agent]\nstate_dir = \"/srv/beweis\"\nmax_concurrent_runs = 8\n\

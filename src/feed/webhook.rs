@@ -10,9 +10,6 @@
 //! Neighbours: the daemon hands transitions over (`store::Transition`); nothing here blocks
 //! collection.
 
-// FIXME(issue 7): the daemon does not start a Notifier yet (no [[webhook]] config section).
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};

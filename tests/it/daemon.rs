@@ -204,3 +204,87 @@ fn the_daemon_publishes_a_verifiable_feed_after_runs() {
     ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+/// A webhook receiver on 127.0.0.1 that answers 500 to its first `failures` requests, then 200,
+/// and keeps the bodies it accepted.
+fn flaky_receiver(failures: usize) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for (seen, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                let Some(head_end) = text.find("\r\n\r\n") else { continue };
+                let length = text[..head_end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if request.len() >= head_end + 4 + length {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+            let status = if seen < failures { "500 Internal Server Error" } else { "200 OK" };
+            if seen >= failures {
+                kept.lock().expect("lock").push(body);
+            }
+            let reply =
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (port, accepted)
+}
+
+#[test]
+fn each_transition_reaches_a_flaky_webhook_exactly_once() {
+    let (port, accepted) = flaky_receiver(2);
+    let home = Home::new();
+    home.write("policy.md", "Status: approved\n");
+    let config = format!(
+        "[agent]\nwebhooks = [\"http://127.0.0.1:{port}/hook\"]\n\n[profile]\n\
+         catalog = \"nist-csf-1.1\"\nscope = [\"PR.IP-1\"]\n\n[[instance]]\nname = \"policy\"\n\
+         collector = \"file\"\nschedule = \"@daily\"\nparams = {{ paths = [\"{}\"], patterns = \
+         {{ approved = \"^Status: approved\" }} }}\n\n[[check]]\nname = \"approved\"\n\
+         instance = \"policy\"\njudgement = \"file_matches\"\nparams = {{ pattern = \"approved\" }}\n\
+         max_age_hours = 48\ncontrols = [\"PR.IP-1\"]\n",
+        home.path("policy.md").display()
+    );
+    home.write("beweis.toml", &config);
+    let _daemon = home.daemon();
+    let delivered = |to: &str| {
+        accepted
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|b| b.contains(&format!("\"to\":\"{to}\"")))
+            .count()
+    };
+    wait_for("the passing transition", Duration::from_secs(30), || delivered("passing") >= 1);
+    home.write("policy.md", "Status: draft\n");
+    let output = home.run(&["collect", "now", "--instance", "policy"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    wait_for("the failing transition", Duration::from_secs(30), || delivered("failing") >= 1);
+    std::thread::sleep(Duration::from_secs(3));
+    let bodies = accepted.lock().expect("lock").clone();
+    assert_eq!(delivered("passing"), 1, "{bodies:#?}");
+    assert_eq!(delivered("failing"), 1, "{bodies:#?}");
+    assert!(bodies.iter().all(|b| b.contains("idempotency_key")), "{bodies:#?}");
+}
