@@ -10,7 +10,7 @@ cargo build --release -q
 bin=$PWD/target/release/beweis
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/docs"
-for i in $(seq -w 1 300); do yes "document $i" | head -n 300 > "$work/docs/$i.md"; done
+for i in $(seq -w 1 300); do printf "document $i line %s\n" $(seq 1 300) > "$work/docs/$i.md"; done
 cat > "$work/beweis.toml" <<TOML
 [profile]
 catalog = "nist-csf-1.1"
@@ -30,10 +30,14 @@ params = { argv = ["id", "-u"] }
 TOML
 b() { "$bin" --config "$work/beweis.toml" --state-dir "$work/state" "$@"; }
 acked=$work/acked; : > "$acked"; killed=0
+# Kill moments are drawn uniformly over one collection's duration, measured here.
+t0=$(date +%s%N); b collect now > /dev/null; t1=$(date +%s%N)
+span_us=$(( (t1 - t0) / 1000 ))
+echo "one collection takes $(( span_us / 1000 )) ms; killing at random moments within it"
 for i in $(seq 1 "$cycles"); do
   b collect now --json > "$work/out.json" 2>/dev/null &
   pid=$!
-  sleep "0.$(( RANDOM % 400 ))"
+  sleep "$(python3 -c 'import random,sys; print(random.uniform(0, int(sys.argv[1]) / 1e6))' "$span_us")"
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1)); fi
   if wait "$pid"; then
     python3 -c 'import json,sys; [print(r["run_id"]) for r in json.load(open(sys.argv[1]))["runs"]]' \

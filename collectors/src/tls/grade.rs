@@ -91,6 +91,11 @@ pub(crate) fn grade(
     if letter == "A" && hsts_long {
         letter = "A+";
     }
+    if let (Some(Some(age)), "A") = (hsts, letter) {
+        // Every rule that keeps a grade from the next step is named, this one too.
+        let text = format!("HSTS max-age {age} s is below 180 days ({HSTS_SIX_MONTHS} s): no A+");
+        caps.push(rule("cap.hsts_short", "A", text));
+    }
     let ignoring_trust = letter;
     let final_letter = trust_letter(cert, &mut caps).unwrap_or(letter);
     Some(Grade {

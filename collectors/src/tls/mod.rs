@@ -390,6 +390,15 @@ async fn scan(
         (Some(_), Some(h)) => Some(h.hsts.max_age.filter(|_| h.hsts.present)),
         (Some(_), None) => None,
     };
+    if certs.graded.is_none() && facts.contains_key("tls_session_error") {
+        // The local TLS library could not finish a handshake the server offered (a group or
+        // suite it lacks): that is no evidence about the server's certificate, so no grade.
+        facts.insert("grade".into(), Value::Null);
+        facts.insert("grade_rank".into(), Value::Null);
+        let reason = "certificate unreadable with the local TLS library; not graded";
+        facts.insert("grade_reason".into(), json!(reason));
+        return Ok(Value::Object(facts));
+    }
     let graded = grade::grade(&report, certs.graded.as_ref(), hsts);
     facts.insert("grade_rank".into(), json!(graded.as_ref().map_or(0, |g| g.grade_rank)));
     facts.insert("grade".into(), json!(graded));

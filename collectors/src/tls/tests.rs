@@ -336,6 +336,32 @@ fn rule_ids(facts: &Value, list: &str) -> Vec<String> {
 
 /// TLS-01: TLS 1.3 reachable only after a HelloRetryRequest for secp384r1.
 #[tokio::test]
+async fn tls01_a_group_the_local_library_lacks_is_not_a_verdict() {
+    // secp521r1 is offered by the probes' ClientHello but not by rustls/ring: TLS 1.3 is still
+    // supported, and the unreadable certificate must not turn into a T grade.
+    let dir = pki();
+    let args = [
+        "-tls1_3",
+        "-groups",
+        "secp521r1",
+        "-cert",
+        "www.example.test.pem",
+        "-key",
+        "www.example.test.key",
+        "-cert_chain",
+        "chain.pem",
+        "-www",
+    ];
+    let server = s_server(dir, &args).await;
+    let collection = scan(endpoint("www.example.test", server.port)).await;
+    let facts = only(&collection);
+    assert_eq!(protocols(facts), ["tls1_3"]);
+    assert_eq!(facts["hello_retry_request"]["requested_group"], "0x0019");
+    assert_eq!(facts["grade"], Value::Null, "{}", facts["grade"]);
+    assert_eq!(facts["grade_rank"], Value::Null);
+}
+
+#[tokio::test]
 async fn tls01_hello_retry_request_still_means_tls13() {
     let dir = pki();
     let server = s_server(
