@@ -10,7 +10,7 @@ cargo build --release -q
 bin=$PWD/target/release/beweis
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/docs"
-for i in $(seq -w 1 300); do printf "document $i line %s\n" $(seq 1 300) > "$work/docs/$i.md"; done
+for i in $(seq -w 1 3000); do printf "document $i line %s\n" $(seq 1 300) > "$work/docs/$i.md"; done
 cat > "$work/beweis.toml" <<TOML
 [profile]
 catalog = "nist-csf-1.1"
@@ -37,7 +37,8 @@ echo "one collection takes $(( span_us / 1000 )) ms; killing at random moments w
 for i in $(seq 1 "$cycles"); do
   b collect now --json > "$work/out.json" 2>/dev/null &
   pid=$!
-  sleep "$(python3 -c 'import random,sys; print(random.uniform(0, int(sys.argv[1]) / 1e6))' "$span_us")"
+  us=$(( (RANDOM * 32768 + RANDOM) % span_us ))
+  sleep "$(printf '%d.%06d' $(( us / 1000000 )) $(( us % 1000000 )))"
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1)); fi
   if wait "$pid"; then
     python3 -c 'import json,sys; [print(r["run_id"]) for r in json.load(open(sys.argv[1]))["runs"]]' \

@@ -390,6 +390,16 @@ async fn scan(
         (Some(_), Some(h)) => Some(h.hsts.max_age.filter(|_| h.hsts.present)),
         (Some(_), None) => None,
     };
+    let undecided = report.inconclusive_versions();
+    if !undecided.is_empty() {
+        // A grade assumes every protocol is known: an inconclusive one is neither a cap nor a
+        // missing-TLS-1.3 warning, so the endpoint is not graded until a scan decides it.
+        facts.insert("grade".into(), Value::Null);
+        facts.insert("grade_rank".into(), Value::Null);
+        let reason = format!("not graded: support of {} inconclusive", undecided.join(", "));
+        facts.insert("grade_reason".into(), json!(reason));
+        return Ok(Value::Object(facts));
+    }
     if certs.graded.is_none() && facts.contains_key("tls_session_error") {
         // The local TLS library could not finish a handshake the server offered (a group or
         // suite it lacks): that is no evidence about the server's certificate, so no grade.

@@ -201,6 +201,15 @@ impl ProbeReport {
             .collect()
     }
 
+    /// The versions whose probe was inconclusive (the server's answer did not decide it).
+    pub(crate) fn inconclusive_versions(&self) -> Vec<String> {
+        self.protocols
+            .iter()
+            .filter(|(_, verdict)| verdict.status == Status::Inconclusive)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Ids of the suites accepted with `version`.
     pub(crate) fn accepted_ids(&self, version: u16) -> Vec<u16> {
         self.suites
