@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 cycles=${1:-200}
 cargo build --release -q
 bin=$PWD/target/release/beweis
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'rm -rf "$work" 2>/dev/null || true' EXIT
 mkdir -p "$work/docs"
 for i in $(seq -w 1 3000); do printf "document $i line %s\n" $(seq 1 300) > "$work/docs/$i.md"; done
 cat > "$work/beweis.toml" <<TOML
