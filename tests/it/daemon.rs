@@ -183,7 +183,8 @@ fn the_daemon_publishes_a_verifiable_feed_after_runs() {
         "[agent]\npublish_dir = \"{}\"\n\n[profile]\ncatalog = \"nist-csf-1.1\"\n\
          scope = [\"PR.IP-1\"]\n\n[[instance]]\nname = \"policy\"\ncollector = \"file\"\n\
          schedule = \"@daily\"\nparams = {{ paths = [\"{}\"] }}\n\n[[check]]\nname = \"present\"\n\
-         instance = \"policy\"\njudgement = \"exists\"\nmax_age_hours = 48\ncontrols = [\"PR.IP-1\"]\n",
+         instance = \"policy\"\njudgement = \"exists\"\nmax_age_hours = 48\n\
+         controls = [\"PR.IP-1\"]\n",
         web.display(),
         home.path("policy.md").display()
     );
@@ -263,7 +264,8 @@ fn each_transition_reaches_a_flaky_webhook_exactly_once() {
          catalog = \"nist-csf-1.1\"\nscope = [\"PR.IP-1\"]\n\n[[instance]]\nname = \"policy\"\n\
          collector = \"file\"\nschedule = \"@daily\"\nparams = {{ paths = [\"{}\"], patterns = \
          {{ approved = \"^Status: approved\" }} }}\n\n[[check]]\nname = \"approved\"\n\
-         instance = \"policy\"\njudgement = \"file_matches\"\nparams = {{ pattern = \"approved\" }}\n\
+         instance = \"policy\"\njudgement = \"file_matches\"\n\
+         params = {{ pattern = \"approved\" }}\n\
          max_age_hours = 48\ncontrols = [\"PR.IP-1\"]\n",
         home.path("policy.md").display()
     );
