@@ -316,19 +316,86 @@ async fn restore_test(
             return restore::not_run(plan, run.now, format!("cannot create scratch dir: {e}"))
         }
     };
+    let stored = match stored_path(report, repo, plan, run, env, &newest).await {
+        Ok(stored) => stored,
+        Err(message) => return restore::not_run(plan, run.now, message),
+    };
     let target = scratch.path().to_string_lossy().into_owned();
-    let include = plan.path.to_string_lossy().into_owned();
-    let args = ["restore", newest.as_str(), "--target", &target, "--include", &include];
+    let args = ["restore", newest.as_str(), "--target", &target, "--include", &stored];
+    let restored = restore::restored_location(scratch.path(), std::path::Path::new(&stored));
     match run.tool(report, argv(repo, &args), env).await {
-        Ok(ran) if ran.code == Some(0) => restore::compare(plan, scratch.path(), &newest, run.now),
+        Ok(ran) if ran.code == Some(0) => restore::compare_file(plan, &restored, &newest, run.now),
         Ok(ran) => restore::not_run(plan, run.now, format!("restic restore exit {:?}", ran.code)),
         Err(e) => restore::not_run(plan, run.now, e.message),
     }
 }
 
+/// Where the sample is stored inside the snapshot. A snapshot taken from an absolute path
+/// stores it under that path; one taken from a relative path (`restic backup data`) stores the
+/// tree from the relative root (`/data/…`) although `paths` lists the absolute directory. So
+/// the sample is looked up by name with `restic find`, and the match that the configured path
+/// ends with (component-wise) is the one restored.
+async fn stored_path(
+    report: &mut Report,
+    repo: &RepoSettings,
+    plan: &RestorePlan,
+    run: &Run<'_>,
+    env: &[(String, String)],
+    snapshot: &str,
+) -> Result<String, String> {
+    let Some(name) = plan.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Err(format!("sample path {} has no file name", plan.path.display()));
+    };
+    let args = ["find", "--json", "--snapshot", snapshot, name.as_str()];
+    let ran = run.tool(report, argv(repo, &args), env).await.map_err(|e| e.message)?;
+    if ran.code != Some(0) {
+        return Err(format!("restic find exit {:?}", ran.code));
+    }
+    let found = parse_find(&ran.stdout)?;
+    best_match(&plan.path, &found)
+        .ok_or_else(|| format!("sample {} is not in snapshot {snapshot}", plan.path.display()))
+}
+
+/// Paths of `restic find --json` matches.
+fn parse_find(stdout: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Found {
+        #[serde(default)]
+        matches: Vec<Match>,
+    }
+    #[derive(Deserialize)]
+    struct Match {
+        path: String,
+    }
+    let found: Vec<Found> = serde_json::from_slice(stdout)
+        .map_err(|e| format!("restic find output is not a match list: {e}"))?;
+    Ok(found.into_iter().flat_map(|f| f.matches).map(|m| m.path).collect())
+}
+
+/// The stored path `original` ends with, the longest (most specific) first.
+fn best_match(original: &std::path::Path, stored: &[String]) -> Option<String> {
+    stored
+        .iter()
+        .filter(|p| original.ends_with(p.trim_start_matches('/')))
+        .max_by_key(|p| p.len())
+        .cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sample_is_found_in_absolute_and_relative_trees() {
+        let original = std::path::Path::new("/tmp/bk/data/a.txt");
+        let stored = ["/data/a.txt".to_owned(), "/other/a.txt".to_owned()];
+        assert_eq!(best_match(original, &stored).as_deref(), Some("/data/a.txt"));
+        let absolute = ["/tmp/bk/data/a.txt".to_owned(), "/data/a.txt".to_owned()];
+        assert_eq!(best_match(original, &absolute).as_deref(), Some("/tmp/bk/data/a.txt"));
+        assert_eq!(best_match(original, &["/a.txt.bak".to_owned()]), None);
+        let listing = br#"[{"matches":[{"path":"/data/a.txt","type":"file"}],"hits":1}]"#;
+        assert_eq!(parse_find(listing), Ok(vec!["/data/a.txt".to_owned()]));
+    }
 
     fn captured(code: Option<i32>, stdout: &str, stderr: &str) -> Captured {
         Captured {

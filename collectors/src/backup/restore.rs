@@ -88,19 +88,23 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 }
 
 /// Where `original` lands under `root` when restored with its absolute path.
-///
-/// FIXME(restore-relative-snapshots): a restic snapshot made from a relative path (`restic
-/// backup data` in /tmp/bk) lists `/tmp/bk/data` in `paths` but stores the tree as `/data/…`,
-/// so the include pattern matches nothing and the restore test fails although the file is in
-/// the backup. Mapping each snapshot path to its stored tree root (from `restic ls --json`)
-/// before restoring would fix it.
 pub fn restored_location(root: &Path, original: &Path) -> PathBuf {
     root.join(original.strip_prefix("/").unwrap_or(original))
 }
 
 /// Compares the restored file under `root` with the plan; the facts of the restore test.
 pub fn compare(plan: &RestorePlan, root: &Path, snapshot: &str, at: DateTime<Utc>) -> Value {
-    let restored = sha256_file(&restored_location(root, &plan.path));
+    compare_file(plan, &restored_location(root, &plan.path), snapshot, at)
+}
+
+/// Compares the restored file at `restored` with the plan; the facts of the restore test.
+pub fn compare_file(
+    plan: &RestorePlan,
+    restored: &Path,
+    snapshot: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    let restored = sha256_file(restored);
     let (expected, basis) = match &plan.sha256 {
         Some(digest) => (Ok(digest.clone()), "recorded_digest"),
         None => (sha256_file(&plan.path), "live_file"),

@@ -368,6 +368,24 @@ async fn restic_restore_test_passes_then_fails_on_a_changed_file() {
 }
 
 #[tokio::test]
+async fn restic_restore_test_finds_the_sample_in_a_snapshot_of_a_relative_path() {
+    let repo = ResticFixture::new();
+    // `restic backup src` run inside the fixture stores the tree as /src/…, not /tmp/…/src/….
+    let env = repo.env();
+    let status = Command::new("restic")
+        .args(["backup", "-q", "src"])
+        .current_dir(repo.dir.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .status()
+        .expect("run restic");
+    assert!(status.success(), "restic backup of a relative path failed");
+    let restore = json!({ "restore": { "path": repo.text("src/sample.txt") } });
+    let collection = collect_one(repo.source("relative", restore), Utc::now()).await;
+    let test = &only(&collection).facts["restore_test"];
+    assert_eq!(test["passed"], true, "{test}");
+}
+
+#[tokio::test]
 async fn bk01_real_partial_run_is_partial_and_not_the_last_success() {
     require("setpriv", "util-linux");
     let repo = ResticFixture::new();
