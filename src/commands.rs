@@ -287,11 +287,15 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
                 );
             }
         }
-        EvidenceCommand::Show { id, json: _ } => {
+        EvidenceCommand::Show { id, json } => {
             let Some(detail) = store.observation(*id).await? else {
                 return Err(UsageError(format!("no observation with id {id}")).into());
             };
-            println!("{}", serde_json::to_string_pretty(&detail)?);
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                print!("{}", output::observation(&detail)?);
+            }
         }
     }
     store.close().await;

@@ -122,6 +122,39 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// An observation for a terminal: where it came from, then its facts.
+pub(crate) fn observation(detail: &crate::store::ObservationDetail) -> serde_json::Result<String> {
+    let row = &detail.row;
+    let mut out = String::new();
+    let _ = writeln!(out, "observation {} (log entry {})", row.id, row.seq);
+    let _ = writeln!(
+        out,
+        "  instance     {} ({} {})",
+        printable(&row.instance),
+        row.collector,
+        detail.collector_version
+    );
+    let _ = writeln!(out, "  subject      {}", printable(&row.subject));
+    let _ = writeln!(out, "  collected at {}", row.collected_at.to_rfc3339());
+    if let Some(effective) = row.effective_at {
+        let _ = writeln!(out, "  effective at {}", effective.to_rfc3339());
+    }
+    let _ = writeln!(out, "  run          {} ({})", row.run_id, detail.run_outcome.as_str());
+    let _ = writeln!(
+        out,
+        "  payload      sha256 {} ({} bytes)",
+        row.payload_sha256, detail.payload_size
+    );
+    let _ = writeln!(out, "  custody      {}", serde_json::to_string(&detail.custody)?);
+    match &detail.facts {
+        Some(facts) => {
+            let _ = writeln!(out, "facts:\n{}", serde_json::to_string_pretty(facts)?);
+        }
+        None => out.push_str("facts: dropped by retention (the digest above still verifies)\n"),
+    }
+    Ok(out)
+}
+
 /// One progress line for a finished run.
 pub(crate) fn run_line(report: &RunReport) -> String {
     let mut line = format!(

@@ -38,7 +38,7 @@ use sqlx::{Sqlite, Transaction};
 
 pub(crate) use controls::ControlChange;
 pub(crate) use feed::{RunMetric, StatusReceipt};
-pub(crate) use read::{ObservationFilter, ObservationRow};
+pub(crate) use read::{ObservationDetail, ObservationFilter, ObservationRow};
 #[cfg(test)]
 pub(crate) use {log::RunReceipt, read::Counts, verify::Tamper, verify::VerifyReport};
 
