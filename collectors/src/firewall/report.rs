@@ -641,7 +641,7 @@ fn layers(reads: &Reads) -> Vec<String> {
     let mut out: Vec<String> = reads
         .backends
         .iter()
-        .filter(|(_, read)| read.state == "read" && !read.empty)
+        .filter(|(_, read)| matches!(read.state, "read" | "read_text_fallback") && !read.empty)
         .map(|(name, _)| (*name).to_string())
         .collect();
     if reads.ufw.as_ref().is_some_and(|status| status.active) {

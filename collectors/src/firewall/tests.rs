@@ -572,6 +572,7 @@ fn fw09a_nft_without_json_falls_back_to_the_text_listing() {
     let facts = facts(&ns.collect(json!({"nft": nft}), &[])).clone();
     assert_eq!(facts["status"], "ok", "{facts}");
     assert_eq!(facts["backends"]["nftables"]["state"], "read_text_fallback");
+    assert_eq!(strings(&facts["layers"]), ["nftables"]);
     assert_eq!(exposed(&facts, "ipv4"), ["tcp/22 from any"]);
     assert_eq!(exposed(&facts, "ipv6"), ["tcp/22 from any"]);
     assert_eq!(facts["default_inbound_ipv4"], "blocked");
