@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
+use crate::util::ProcessGroup;
 use crate::util::{compile_regex_table, millis, seconds_text, CappedSink, Captured};
 use crate::{Collection, Context, Custody, FailureKind, Observation, ParamError};
 
@@ -236,7 +237,7 @@ async fn run(settings: &CommandSettings, ctx: &Context) -> Result<Ran, Failure> 
         check_cwd(dir).await?;
     }
     let mut child = spawn(settings, &program)?;
-    let Some(group) = Group::of(&child) else {
+    let Some(group) = ProcessGroup::of(&child) else {
         return Err(Failure::new(FailureKind::Other, "spawned program has no pid".into()));
     };
     let cap = settings.max_output_bytes.min(ctx.limits.max_read_bytes);
@@ -338,39 +339,13 @@ fn io_failure(action: &str, error: &io::Error) -> Failure {
     }
 }
 
-/// The process group of one command: every member is killed when it drops, so that nothing a
-/// probe started outlives it, whether the run ends normally, times out, or is dropped by the
-/// runner's hard stop.
-struct Group(i32);
-
-impl Group {
-    fn of(child: &Child) -> Option<Group> {
-        child.id().and_then(|id| i32::try_from(id).ok()).map(Group)
-    }
-
-    fn kill(&self) {
-        // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is ignored.
-        // The group id could only be reused after every member exited and another process made
-        // itself a group leader with the same number, in the moments since.
-        unsafe {
-            libc::killpg(self.0, libc::SIGKILL);
-        }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// How long a program's descendants may keep its pipes open after it exited.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
 /// Waits for exit while draining both pipes, bounded by the run's timeout and cancellation.
 /// When the program exits but a descendant keeps its output open, the group is killed after
 /// [`DRAIN_AFTER_EXIT`] so that the run does not wait for the timeout.
-async fn wait_capped(child: &mut Child, cap: u64, ctx: &Context, group: &Group) -> Waited {
+async fn wait_capped(child: &mut Child, cap: u64, ctx: &Context, group: &ProcessGroup) -> Waited {
     let stdout = child.stdout.take().expect("stdout is piped at spawn");
     let stderr = child.stderr.take().expect("stderr is piped at spawn");
     let out = tokio::spawn(read_capped(stdout, cap));
@@ -399,7 +374,7 @@ async fn wait_capped(child: &mut Child, cap: u64, ctx: &Context, group: &Group) 
 }
 
 /// Kills the child's process group and reaps the child, bounded in time.
-async fn reap(child: &mut Child, group: &Group) {
+async fn reap(child: &mut Child, group: &ProcessGroup) {
     group.kill();
     // The child may have exited already; then there is nothing to kill.
     let _ = child.start_kill();

@@ -1,8 +1,9 @@
-//! Small helpers shared by the `file`, `command` and `http` collectors.
+//! Small helpers shared by the collectors.
 //!
 //! Owns the capped, hashing byte sink (digest of everything seen, only a prefix kept in memory),
 //! compiling named regex tables during validation, and the formatting of times and durations in
-//! facts and messages. It knows nothing about any one collector's facts or subjects.
+//! facts and messages, and the process-group guard every collector that runs programs uses
+//! (`command`, `backup`, `firewall`). It knows nothing about any one collector's facts or subjects.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -188,5 +189,34 @@ mod tests {
     fn seconds_text_is_short() {
         assert_eq!(seconds_text(Duration::from_secs(5)), "5");
         assert_eq!(seconds_text(Duration::from_millis(200)), "0.2");
+    }
+}
+
+/// The process group of one spawned program (spawn it with `process_group(0)`): every member
+/// is killed when the guard drops, so nothing a probe started outlives it, whether the run ends
+/// normally, times out, or is dropped by the runner's hard stop.
+#[derive(Debug)]
+pub(crate) struct ProcessGroup(i32);
+
+impl ProcessGroup {
+    /// The group led by `child`; `None` when the child has no pid (already reaped).
+    pub(crate) fn of(child: &tokio::process::Child) -> Option<ProcessGroup> {
+        child.id().and_then(|id| i32::try_from(id).ok()).map(ProcessGroup)
+    }
+
+    /// Sends SIGKILL to every member.
+    pub(crate) fn kill(&self) {
+        // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is ignored.
+        // The group id could only be reused after every member exited and another process made
+        // itself a group leader with the same number, in the moments since.
+        unsafe {
+            libc::killpg(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -128,7 +128,8 @@ pub async fn run(call: &Invocation, bounds: &Bounds) -> Result<Ran, ExecError> {
         command.current_dir(dir);
     }
     let mut child = command.spawn().map_err(|e| spawn_error(&argv[0], &e))?;
-    let pid = child.id();
+    // Kills the whole group when this call ends or its future is dropped.
+    let group = crate::util::ProcessGroup::of(&child);
     let stdout = child.stdout.take().expect("stdout is piped at spawn");
     let stderr = child.stderr.take().expect("stderr is piped at spawn");
     let finished = async {
@@ -158,7 +159,9 @@ pub async fn run(call: &Invocation, bounds: &Bounds) -> Result<Ran, ExecError> {
             Err(error(FailureKind::Other, format!("waiting for {}: {e}", argv[0])))
         }
         Err(kind) => {
-            kill_group(pid).await;
+            if let Some(group) = &group {
+                group.kill();
+            }
             let _ = tokio::time::timeout(REAP_TIMEOUT, child.wait()).await;
             let what = if kind == FailureKind::Timeout {
                 format!(
@@ -203,16 +206,6 @@ fn spawn_error(program: &str, e: &std::io::Error) -> ExecError {
             error(FailureKind::Permission, format!("permission denied: cannot run {program}"))
         }
         _ => error(FailureKind::Other, format!("cannot run {program}: {e}")),
-    }
-}
-
-/// Kills the process group led by `pid` (children such as a passcommand included).
-///
-async fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
-    // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is ignored.
-    unsafe {
-        libc::killpg(pid, libc::SIGKILL);
     }
 }
 

@@ -96,8 +96,11 @@ pub async fn run(argv: &[String], ctx: &Context, timeout: Duration) -> Result<Ra
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .map_err(|error| spawn_error(&program, &error))?;
+    // Kills the whole group when this call ends or its future is dropped.
+    let _group = crate::util::ProcessGroup::of(&child);
     let cap = ctx.limits.max_read_bytes;
     let stdout = child.stdout.take().expect("stdout is piped at spawn");
     let stderr = child.stderr.take().expect("stderr is piped at spawn");
