@@ -152,11 +152,16 @@ impl Runner {
         let started_at = Utc::now();
         let clock = Instant::now();
         let config = self.config();
+        let previous =
+            self.store.previous_observations(&instance.name).await.with_context(|| {
+                format!("reading earlier evidence of instance {}", instance.name)
+            })?;
         let ctx = collectors::Context {
             now: started_at,
             timeout: collector_budget(instance.timeout),
             cancel: self.cancel.child_token(),
             limits: collectors::Limits { max_read_bytes: config.agent.max_read_bytes },
+            previous: collectors::Previous::new(previous),
         };
         let cancel = ctx.cancel.clone();
         let collected = tokio::select! {

@@ -50,6 +50,7 @@ async fn main() {
         timeout: Duration::from_secs(600),
         cancel: CancellationToken::new(),
         limits: Limits::default(),
+        previous: Default::default(),
     };
     let started = Instant::now();
     let collection = collect(&settings, &ctx).await;

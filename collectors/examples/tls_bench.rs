@@ -23,6 +23,7 @@ async fn main() -> Result<(), String> {
         timeout: Duration::from_secs(600),
         cancel: CancellationToken::new(),
         limits: Limits::default(),
+        previous: Default::default(),
     };
     let started = Instant::now();
     let collection = collect(&settings, &ctx).await;

@@ -471,6 +471,7 @@ mod tests {
             timeout,
             cancel: CancellationToken::new(),
             limits: Limits::default(),
+            previous: Default::default(),
         }
     }
 

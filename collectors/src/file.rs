@@ -623,6 +623,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             cancel: CancellationToken::new(),
             limits: Limits::default(),
+            previous: Default::default(),
         }
     }
 

@@ -427,6 +427,7 @@ mod tests {
             timeout,
             cancel: CancellationToken::new(),
             limits: Limits::default(),
+            previous: Default::default(),
         }
     }
 

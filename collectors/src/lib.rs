@@ -127,6 +127,45 @@ pub struct Context {
     pub cancel: CancellationToken,
     /// Byte budgets.
     pub limits: Limits,
+    /// What earlier runs of the same instance saw, newest per subject. Collectors read it to
+    /// carry state forward (when a finding was first seen, what a ruleset changed from); they
+    /// never write it: the runner builds it from the evidence log before each run.
+    pub previous: Previous,
+}
+
+/// The newest earlier observation of each subject of an instance, handed to a collector so that
+/// it can report change ("rule added since the last run") and age ("open on this host since").
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    by_subject: std::sync::Arc<std::collections::HashMap<String, PreviousObservation>>,
+}
+
+/// One earlier observation of a subject, as stored in the evidence log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousObservation {
+    /// When it was collected.
+    pub collected_at: DateTime<Utc>,
+    /// Its facts; `None` when retention dropped the payload bytes (the hash stays).
+    pub facts: Option<serde_json::Value>,
+    /// SHA-256 (lowercase hex) of its canonical facts.
+    pub payload_sha256: String,
+}
+
+impl Previous {
+    /// Earlier observations keyed by subject.
+    pub fn new(by_subject: std::collections::HashMap<String, PreviousObservation>) -> Previous {
+        Previous { by_subject: std::sync::Arc::new(by_subject) }
+    }
+
+    /// The newest earlier observation of `subject`, if there is one.
+    pub fn get(&self, subject: &str) -> Option<&PreviousObservation> {
+        self.by_subject.get(subject)
+    }
+
+    /// Whether no earlier observation exists (a first run).
+    pub fn is_empty(&self) -> bool {
+        self.by_subject.is_empty()
+    }
 }
 
 /// Byte budgets a collector must keep to.

@@ -5,6 +5,8 @@
 //! with its facts. Everything here only reads; values are decoded strictly (see `rows`), and a
 //! value that does not decode is reported as [`StoreError::Corrupt`] naming the record.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use collectors::Custody;
 use serde::Serialize;
@@ -103,6 +105,39 @@ impl Store {
         let run = columns.record().map_err(corrupt(columns.label()))?;
         let observations = self.run_observations(&run.run_id).await?;
         Ok(Some(InstanceEvidence { run: summary(&run), observations, failures: run.failures }))
+    }
+
+    /// The newest observation of each subject `instance` has ever reported, for the collector's
+    /// [`collectors::Context::previous`]. A subject that failed in the latest run keeps its
+    /// older observation, so state carried forward (first-seen times) survives a bad run.
+    pub(crate) async fn previous_observations(
+        &self,
+        instance: &str,
+    ) -> Result<HashMap<String, collectors::PreviousObservation>, StoreError> {
+        // FIXME(previous-scan): groups every observation of the instance on each run; an index
+        // on (subject) per instance, or a table of the newest observation per subject, would
+        // make this constant-time for long histories.
+        let rows: Vec<RunObservationColumns> = sqlx::query_as(
+            "SELECT o.id, o.subject, o.collected_at, o.effective_at, o.payload_sha256, p.bytes \
+             FROM observations o LEFT JOIN payloads p ON p.sha256 = o.payload_sha256 \
+             WHERE o.id IN (SELECT max(o2.id) FROM observations o2 \
+                 JOIN runs r ON r.run_id = o2.run_id WHERE r.instance = ?1 GROUP BY o2.subject)",
+        )
+        .bind(instance)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql("read previous observations"))?;
+        let mut previous = HashMap::with_capacity(rows.len());
+        for (id, subject, collected_at, _, payload_sha256, bytes) in rows {
+            let label = || format!("observation {id}");
+            let collected_at =
+                rows::time(&collected_at, "collected_at").map_err(corrupt(label()))?;
+            let facts = bytes.as_deref().map(parse_facts).transpose().map_err(corrupt(label()))?;
+            let observation =
+                collectors::PreviousObservation { collected_at, facts, payload_sha256 };
+            previous.insert(subject, observation);
+        }
+        Ok(previous)
     }
 
     /// When the newest run of `instance` that was not skipped started.

@@ -212,6 +212,33 @@ async fn latest_evidence_is_the_newest_run_that_was_not_skipped() {
 }
 
 #[tokio::test]
+async fn previous_observations_keep_the_newest_of_each_subject_across_runs() {
+    let fixture = fixture().await;
+    let store = Store::open(&fixture.path).await.expect("open writer");
+    // r4 sees only the main file: the drop-in keeps its observation from r1.
+    let changed = observation(SSHD_CONFIG, json!({"permit_root_login": "yes"}), 30);
+    store.record_run(&run("r4", "sshd", Outcome::Partial, 30), &[changed], &key()).await.unwrap();
+    let previous = store.previous_observations("sshd").await.expect("read");
+    let subjects: std::collections::BTreeSet<&str> = previous.keys().map(String::as_str).collect();
+    assert_eq!(subjects, [SSHD_CONFIG, "/etc/ssh/sshd_config.d/50-cloud.conf"].into());
+    let main = &previous[SSHD_CONFIG];
+    assert_eq!(main.collected_at, at(30));
+    assert_eq!(main.facts, Some(json!({"permit_root_login": "yes"})));
+    let drop_in = &previous["/etc/ssh/sshd_config.d/50-cloud.conf"];
+    assert_eq!(
+        (drop_in.collected_at, drop_in.facts.clone()),
+        (
+            at(0),
+            Some(json!({
+                "permit_root_login": "no"
+            }))
+        )
+    );
+    assert_eq!(drop_in.payload_sha256.len(), 64);
+    assert!(store.previous_observations("backup").await.expect("read").is_empty());
+}
+
+#[tokio::test]
 async fn listings_are_newest_first_and_filtered() {
     let fixture = fixture().await;
     let store = reader(&fixture.path).await;

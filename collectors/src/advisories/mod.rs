@@ -563,6 +563,7 @@ mod tests {
             timeout: Duration::from_secs(60),
             cancel: CancellationToken::new(),
             limits: Limits::default(),
+            previous: Default::default(),
         }
     }
 

@@ -30,6 +30,7 @@ fn ctx_at(now: DateTime<Utc>) -> Context {
         timeout: Duration::from_secs(120),
         cancel: CancellationToken::new(),
         limits: Limits::default(),
+        previous: Default::default(),
     }
 }
 

@@ -230,6 +230,7 @@ fn netns_child() {
         timeout: Duration::from_secs(60),
         cancel: tokio_util::sync::CancellationToken::new(),
         limits: Limits::default(),
+        previous: Default::default(),
     };
     let collection = runtime.block_on(collect(&settings, &ctx));
     let result = match (collection.observations.first(), collection.failures.first()) {

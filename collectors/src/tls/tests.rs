@@ -282,6 +282,7 @@ fn ctx() -> Context {
         timeout: Duration::from_secs(120),
         cancel: CancellationToken::new(),
         limits: Limits::default(),
+        previous: Default::default(),
     }
 }
 
