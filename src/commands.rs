@@ -244,6 +244,9 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
     let store = open_existing(&state).await?;
     match what {
         EvidenceCommand::List { instance, limit, json } => {
+            if let Some(name) = instance {
+                known_instance(&store, name).await?;
+            }
             let filter =
                 ObservationFilter { instance: instance.clone(), since: None, limit: *limit };
             let rows = store.observations(&filter).await?;
@@ -471,20 +474,40 @@ pub(crate) fn check_config(config: &Config, json_out: bool) -> anyhow::Result<u8
             "checks": config.checks.len(),
             "controls_in_scope": config.profile.scope.len(),
             "errors": [],
+            "warnings": expiry_warnings(config, Utc::now().date_naive()),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "{}: ok ({} instances, {} checks, {} controls in scope)",
+            "{}: ok ({}, {}, {} in scope)",
             config.source,
-            config.instances.len(),
-            config.checks.len(),
-            config.profile.scope.len()
+            output::plural(config.instances.len(), "instance", "instances"),
+            output::plural(config.checks.len(), "check", "checks"),
+            output::plural(config.profile.scope.len(), "control", "controls")
         )?;
+        for warning in expiry_warnings(config, Utc::now().date_naive()) {
+            eprintln!("warning: {warning}");
+        }
     }
     Ok(exit::OK)
+}
+
+/// Attestations and certifications that have already expired: valid configuration, but proof
+/// that counts as `stale` from the first run, which an operator wants to hear before that.
+fn expiry_warnings(config: &Config, today: chrono::NaiveDate) -> Vec<String> {
+    let controls =
+        |ids: &[ControlId]| ids.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", ");
+    let attested = config.attestations.iter().filter(|a| a.expires < today).map(|a| {
+        let ids = controls(&a.controls);
+        format!("attestation by {} for {ids} expired on {} (stale)", a.signer, a.expires)
+    });
+    let inherited = config.inherited.iter().filter(|i| i.expires < today).map(|i| {
+        let ids = controls(&i.controls);
+        format!("{} of {} for {ids} expired on {} (stale)", i.certification, i.provider, i.expires)
+    });
+    attested.chain(inherited).collect()
 }
 
 /// `beweis check-config --json` on an invalid configuration: the errors as data.
@@ -507,6 +530,9 @@ pub(crate) async fn history(
     limit: u32,
     json_out: bool,
 ) -> anyhow::Result<u8> {
+    if let Some(control) = control {
+        known_control(control)?;
+    }
     let store = open_existing(&state).await?;
     let transitions = store.transitions(control, limit).await?;
     store.close().await;
@@ -525,4 +551,25 @@ pub(crate) async fn history(
         );
     }
     Ok(exit::OK)
+}
+
+/// Refuses a control id that no embedded catalog has, so that a typo is not an empty history.
+fn known_control(id: &str) -> anyhow::Result<()> {
+    use crate::config::catalog::{Catalog, CatalogId};
+    let catalogs = [CatalogId::Csf11, CatalogId::Csf20];
+    if catalogs.iter().any(|&c| Catalog::get(c).control(id).is_some()) {
+        return Ok(());
+    }
+    Err(UsageError(format!("no control {id:?} in the NIST CSF 1.1 or 2.0 catalogs")).into())
+}
+
+/// Refuses an instance name the log has never seen, so that a typo is not an empty listing.
+async fn known_instance(store: &Store, name: &str) -> anyhow::Result<()> {
+    let known = store.instance_names().await?;
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    let message =
+        format!("no runs of an instance named {name:?} in the log (known: {})", known.join(", "));
+    Err(UsageError(message).into())
 }

@@ -67,6 +67,11 @@ pub(crate) fn load_or_create(state_dir: &Path) -> Result<SigningKey, KeyError> {
     Ok(key)
 }
 
+/// Loads the existing signing key of `state_dir` without creating or rewriting anything.
+pub(crate) fn load_existing(state_dir: &Path) -> Result<SigningKey, KeyError> {
+    read_secret(&state_dir.join(SECRET_FILE))
+}
+
 /// Loads a public key from a `.pub` file: 64 hex characters, surrounding whitespace allowed.
 pub(crate) fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
     let text = fs::read_to_string(path).map_err(|source| io_error("read", path, source))?;

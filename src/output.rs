@@ -33,10 +33,15 @@ pub(crate) fn status_table(
     let excluded = states.iter().filter(|s| s.status == Status::NotApplicable).count();
     let _ = writeln!(
         out,
-        "beweis status: {}, {} controls in scope, {excluded} not applicable, evaluated {}\n",
+        "beweis status: {}, {}, {excluded} not applicable, evaluated {}\n",
         config.profile.catalog.as_str(),
-        states.len() - excluded,
+        plural(states.len() - excluded, "control", "controls") + " in scope",
         now.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<14} {:<16}  {:<16}  reason",
+        "control", "status", "since (UTC)", "evidence from"
     );
     for (function, tally) in &rates.functions {
         let members: Vec<&ControlState> =
@@ -80,9 +85,18 @@ pub(crate) fn status_table(
 fn control_line(state: &ControlState, since: Option<&DateTime<Utc>>, colour: bool) -> String {
     let word = format!("{:<14}", state.status.as_str());
     let word = if colour { paint(state.status, &word) } else { word };
-    let since = since.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
-    let reason = truncate(&printable(&state.reason), 60);
-    format!("  {:<10} {word} {since:<16}  {reason}\n", state.control)
+    let minute = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    let since = since.map(minute).unwrap_or_default();
+    let collected = state.evidence.as_ref().map(|e| minute(&e.collected_at));
+    let collected = collected.unwrap_or_else(|| "-".to_owned());
+    // The whole reason: the cause of a failure is usually at its end.
+    let reason = printable(&state.reason);
+    format!("  {:<10} {word} {since:<16}  {collected:<16}  {reason}\n", state.control)
+}
+
+/// `count` with the singular or plural noun: "1 control", "2 controls".
+pub(crate) fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 fn rate(rate: &Rate) -> String {

@@ -47,7 +47,10 @@ impl StateDir {
         configured: Option<&Path>,
     ) -> Result<StateDir, StateError> {
         if let Some(dir) = flag.or(configured) {
-            return Ok(StateDir { root: dir.to_path_buf() });
+            // A relative `--state-dir` is taken from the working directory once, so that the
+            // socket, the lock and every message name the same absolute place.
+            let root = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            return Ok(StateDir { root });
         }
         if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
             // systemd may pass several colon-separated directories; the first is ours.
@@ -95,6 +98,20 @@ impl StateDir {
             );
         }
         let store = Store::open(&self.database()).await?;
+        if let Some(newest) = store.latest_checkpoint().await? {
+            let key = crate::keys::load_existing(&self.root)?;
+            let key_id = crate::keys::fingerprint(&key.verifying_key());
+            if key_id != newest.key_id {
+                anyhow::bail!(
+                    "signing key {} (key id {key_id}) did not sign the evidence log {} (its \
+                     newest checkpoint is signed by key id {}): restore the original key; \
+                     checkpoints signed by another key would not verify",
+                    key_path.display(),
+                    self.database().display(),
+                    newest.key_id
+                );
+            }
+        }
         let key = crate::keys::load_or_create(&self.root)?;
         Ok((store, key))
     }

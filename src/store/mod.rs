@@ -104,6 +104,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { path: path.into(), source })?;
+        refuse_unguarded(&pool).await?;
         Ok(Store { pool, path: path.into() })
     }
 
@@ -207,6 +208,62 @@ fn restrict_mode(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|source| StoreError::Io { path: path.into(), source })
+}
+
+/// The triggers that keep the log tables append-only. Deleting or rewriting a record needs
+/// them dropped first, so a writer that finds one missing stops: it would otherwise sign a new
+/// checkpoint over a history someone else changed.
+const GUARD_TRIGGERS: [&str; 14] = [
+    "runs_no_update",
+    "runs_no_delete",
+    "observations_no_update",
+    "observations_no_delete",
+    "log_leaves_no_update",
+    "log_leaves_no_delete",
+    "checkpoints_no_update",
+    "checkpoints_no_delete",
+    "control_transitions_no_update",
+    "control_transitions_no_delete",
+    "payloads_only_drop_or_restore_bytes",
+    "payloads_no_delete",
+    "statuses_no_update",
+    "statuses_no_delete",
+];
+
+/// The writer never appends to a log whose guards are gone or whose records no longer match its
+/// leaves one for one; `verify` names the record, this only refuses.
+async fn refuse_unguarded(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(sql("acquire connection"))?;
+    if let Some(reason) = missing_guards(&mut conn).await? {
+        return Err(StoreError::Inconsistent { reason });
+    }
+    let (leaves, records): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM log_leaves), (SELECT count(*) FROM runs) \
+         + (SELECT count(*) FROM observations) + (SELECT count(*) FROM statuses)",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(sql("count log records"))?;
+    if leaves != records {
+        let reason = format!("the log has {leaves} leaves but {records} records");
+        return Err(StoreError::Inconsistent { reason });
+    }
+    Ok(())
+}
+
+/// Which of the append-only triggers are gone, as a sentence; `None` when all are there.
+async fn missing_guards(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+    let present: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql("read triggers"))?;
+    let missing: Vec<&str> =
+        GUARD_TRIGGERS.into_iter().filter(|name| !present.iter().any(|p| p == name)).collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!("append-only triggers missing: {}", missing.join(", "))))
 }
 
 /// The writer never appends to a damaged file: `PRAGMA quick_check` must say ok.

@@ -140,6 +140,14 @@ impl Store {
         Ok(previous)
     }
 
+    /// The names of every instance that has a run in the log, sorted.
+    pub(crate) async fn instance_names(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT DISTINCT instance FROM runs ORDER BY instance")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("read instance names"))
+    }
+
     /// When the newest run of `instance` that was not skipped started.
     pub(crate) async fn last_started(
         &self,

@@ -77,7 +77,17 @@ impl Store {
     pub(crate) async fn verify(&self, key: &VerifyingKey) -> Result<VerifyReport, StoreError> {
         let mut tx = self.pool.begin().await.map_err(sql("begin read transaction"))?;
         let mut walk = Walk::new(key);
-        let result = walk.run(&mut tx).await;
+        let result = match file_damage(&mut tx).await {
+            Ok(None) => walk.run(&mut tx).await,
+            Ok(Some(damage)) => Err(tamper("database file", damage)),
+            Err(error) => Err(Halt::Store(error)),
+        };
+        // Intact records without their guards still mean someone could rewrite them unseen.
+        let result = match (result, super::missing_guards(&mut tx).await) {
+            (Ok(()), Ok(Some(missing))) => Err(tamper("log tables", missing)),
+            (Ok(()), Err(error)) => Err(Halt::Store(error)),
+            (result, _) => result,
+        };
         tx.rollback().await.map_err(sql("end read transaction"))?;
         let problem = match result {
             Ok(()) => None,
@@ -92,6 +102,27 @@ impl Store {
             problem,
         })
     }
+}
+
+/// SQLite's own check of the file's pages and indexes: a damaged file is a finding of
+/// `verify` (exit 1), with SQLite's first messages, not a failure to run.
+async fn file_damage(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+    let rows =
+        sqlx::query_scalar::<_, String>("PRAGMA integrity_check(5)").fetch_all(&mut *conn).await;
+    match rows {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(None),
+        Ok(rows) => Ok(Some(format!("integrity check failed: {}", rows.join("; ")))),
+        Err(sqlx::Error::Database(e)) if is_corruption(e.code().as_deref()) => {
+            Ok(Some(format!("integrity check failed: {}", e.message())))
+        }
+        Err(source) => Err(StoreError::Sql { action: "check database integrity", source }),
+    }
+}
+
+/// SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with their extended codes.
+fn is_corruption(code: Option<&str>) -> bool {
+    let primary = code.and_then(|c| c.parse::<u32>().ok()).map(|c| c & 0xff);
+    matches!(primary, Some(11 | 26))
 }
 
 /// Why the walk stopped early.

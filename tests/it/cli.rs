@@ -78,7 +78,58 @@ fn check_config_accepts_the_shipped_examples() {
             .output()
             .expect("run beweis");
         assert!(output.status.success(), "{example}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("warning"), "{example} ships expired proof");
     }
+}
+
+#[test]
+fn check_config_warns_about_proof_that_has_already_expired() {
+    let home = Home::new();
+    home.write(
+        "beweis.toml",
+        "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"PR.IP-5\", \"PR.AC-2\"]\n\n\
+         [[attestation]]\ncontrols = [\"PR.IP-5\"]\nsigner = \"Jana\"\nstatement = \"ok\"\n\
+         date = 2020-01-01\nexpires = 2021-01-01\n\n\
+         [[inherited]]\ncontrols = [\"PR.AC-2\"]\nprovider = \"Host\"\n\
+         certification = \"ISO 27001\"\nreference = \"cert 1\"\nexpires = 2099-01-01\n",
+    );
+    let output = home.run(&["check-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let errors = stderr(&output);
+    let warnings: Vec<&str> = errors.lines().filter(|l| l.starts_with("warning")).collect();
+    assert_eq!(
+        warnings,
+        ["warning: attestation by Jana for PR.IP-5 expired on 2021-01-01 (stale)"],
+        "{errors}"
+    );
+    assert!(stdout(&output).contains("ok (0 instances, 0 checks, 2 controls in scope)"));
+}
+
+#[test]
+fn an_unknown_control_or_instance_in_a_listing_is_a_usage_error() {
+    let home = Home::new();
+    home.write("a.txt", "alpha\n");
+    let path = home.path("a.txt");
+    home.write(
+        "beweis.toml",
+        &format!(
+            "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+             [[instance]]\nname = \"docs\"\ncollector = \"file\"\nschedule = \"@daily\"\n\
+             params = {{ paths = [\"{}\"] }}\n",
+            path.display()
+        ),
+    );
+    assert!(home.run(&["collect", "now"]).status.success());
+    let history = home.run(&["history", "--control", "XX.YY-1"]);
+    assert_eq!(history.status.code(), Some(2), "{}", stderr(&history));
+    assert!(stderr(&history).contains("no control \"XX.YY-1\""), "{}", stderr(&history));
+    assert_eq!(home.run(&["history", "--control", "ID.AM-1"]).status.code(), Some(0));
+    let list = home.run(&["evidence", "list", "--instance", "nope"]);
+    assert_eq!(list.status.code(), Some(2), "{}", stderr(&list));
+    assert!(stderr(&list).contains("(known: docs)"), "{}", stderr(&list));
+    let known = home.run(&["evidence", "list", "--instance", "docs"]);
+    assert_eq!(known.status.code(), Some(0));
+    assert!(stdout(&known).contains("a.txt"), "{}", stdout(&known));
 }
 
 #[test]

@@ -89,3 +89,77 @@ async fn rewriting_a_payload_is_named() {
     tamper(&home, &["UPDATE payloads SET bytes = CAST('{\"exists\":false}' AS BLOB)"]).await;
     assert_tampered(&home, "payload");
 }
+
+/// After tampering, a collection must not sign a new checkpoint over the changed history.
+fn assert_writer_refuses(home: &Home, needle: &str) {
+    let output = home.run(&["collect", "now"]);
+    let text = crate::support::stderr(&output);
+    assert_eq!(output.status.code(), Some(4), "collect now must refuse: {text}");
+    assert!(text.contains("the evidence log is inconsistent"), "{text}");
+    assert!(text.contains(needle), "expected {needle:?} in: {text}");
+    assert_tampered(home, "");
+}
+
+#[tokio::test]
+async fn the_writer_refuses_a_log_whose_triggers_were_dropped() {
+    let home = collected_home();
+    tamper(&home, &[]).await;
+    assert_writer_refuses(&home, "append-only triggers missing: runs_no_update");
+}
+
+#[tokio::test]
+async fn the_writer_refuses_a_log_with_a_deleted_record_even_with_triggers_restored() {
+    let home = collected_home();
+    let url = format!("sqlite://{}", home.state().join("evidence.db").display());
+    let mut db = SqliteConnection::connect(&url).await.expect("open db");
+    let triggers: Vec<(String,)> =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_all(&mut db)
+            .await
+            .expect("list triggers");
+    db.close().await.expect("close");
+    let newest = "DELETE FROM observations WHERE id = (SELECT max(id) FROM observations)";
+    let mut statements = vec![newest];
+    statements.extend(triggers.iter().map(|(sql,)| sql.as_str()));
+    tamper(&home, &statements).await;
+    assert_writer_refuses(&home, "leaves but");
+}
+
+#[tokio::test]
+async fn the_writer_refuses_a_signing_key_that_did_not_sign_the_log() {
+    let home = collected_home();
+    let key = home.state().join("signing.key");
+    let before = std::fs::read_to_string(home.state().join("signing.pub")).expect("pub");
+    std::fs::write(&key, [7u8; 32]).expect("swap key");
+    let output = home.run(&["collect", "now"]);
+    let text = crate::support::stderr(&output);
+    assert_eq!(output.status.code(), Some(4), "{text}");
+    assert!(text.contains("did not sign the evidence log"), "{text}");
+    let after = std::fs::read_to_string(home.state().join("signing.pub")).expect("pub");
+    assert_eq!(before, after, "signing.pub must not be rewritten for a foreign key");
+}
+
+#[tokio::test]
+async fn a_damaged_database_page_is_a_finding_of_verify() {
+    let home = collected_home();
+    let db = home.state().join("evidence.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = SqliteConnection::connect(&url).await.expect("open db");
+    let (page,): (i64,) =
+        sqlx::query_as("SELECT rootpage FROM sqlite_master WHERE name = 'observations'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("root page");
+    let (page_size,): (i64,) =
+        sqlx::query_as("PRAGMA page_size").fetch_one(&mut conn).await.expect("page size");
+    conn.close().await.expect("close");
+    let mut bytes = std::fs::read(&db).expect("read db");
+    // The first byte of a b-tree page is its type; 0xA5 is none of the four valid ones.
+    let offset = usize::try_from((page - 1) * page_size).expect("offset");
+    bytes[offset] = 0xA5;
+    std::fs::write(&db, bytes).expect("write db");
+    let output = home.run(&["verify"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", crate::support::stderr(&output));
+    assert!(text.contains("TAMPERED: database file: integrity check failed"), "{text}");
+}
