@@ -253,6 +253,11 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
+                // `id` is what `evidence show` takes.
+                println!(
+                    "{:>6}  {:<19}  {:<16} {:<12}  subject",
+                    "id", "collected (UTC)", "instance", "payload"
+                );
                 for row in &rows {
                     println!(
                         "{:>6}  {}  {:<16} {}  {}",
@@ -270,6 +275,11 @@ pub(crate) async fn evidence(state: StateDir, what: &EvidenceCommand) -> anyhow:
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
             } else {
+                // `leaf` is the run's position in the Merkle log, not an observation id.
+                println!(
+                    "{:>6}  {:<19}  {:<16} {:<10} {:<9} {:>8}  error",
+                    "leaf", "started (UTC)", "instance", "outcome", "trigger", "observed"
+                );
                 for row in &runs {
                     let run = &row.run;
                     println!(
