@@ -443,13 +443,35 @@ impl Parser<'_> {
                 copy.remove(key);
             }
         }
-        let value = copy.into_value().ok()?;
-        match T::deserialize(value.into_deserializer()) {
-            Ok(raw) => Some(raw),
-            Err(err) => {
-                self.de_error("", &err, item.span());
-                None
+        self.deserialize_reporting_each_bad_value(table, copy, item.span())
+    }
+
+    /// Deserializes `copy`; a value of the wrong type is reported, dropped and the rest tried
+    /// again, so that `timeout_secs = -5` does not hide a bad schedule in the same entry. An
+    /// entry that then lacks a required key is given up without a second, derived error.
+    fn deserialize_reporting_each_bad_value<T: DeserializeOwned>(
+        &mut self,
+        table: &dyn TableLike,
+        mut copy: Item,
+        fallback: Option<Range<usize>>,
+    ) -> Option<T> {
+        let mut dropped: Vec<String> = Vec::new();
+        loop {
+            let value = copy.clone().into_value().ok()?;
+            let err = match T::deserialize(value.into_deserializer()) {
+                Ok(raw) => return Some(raw),
+                Err(err) => err,
+            };
+            if dropped.iter().any(|key| err.message().contains(&format!("`{key}`"))) {
+                return None;
             }
+            self.de_error("", &err, fallback.clone());
+            let bad = err.span().and_then(|span| key_holding(table, &span))?;
+            if dropped.contains(&bad) {
+                return None;
+            }
+            copy.as_table_like_mut()?.remove(&bad);
+            dropped.push(bad);
         }
     }
 
@@ -1266,6 +1288,14 @@ impl<'a> Node<'a> {
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
+/// The top-level key of `table` whose value contains `span`.
+fn key_holding(table: &dyn TableLike, span: &Range<usize>) -> Option<String> {
+    table.iter().find_map(|(key, item)| {
+        let value = item.span()?;
+        (value.start <= span.start && span.end <= value.end).then(|| key.to_owned())
+    })
+}
+
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
@@ -1765,6 +1795,29 @@ controls = ["ID.AM-2", "PR.XX-9"]
                 "{line}:22: params.pointer: `status` is not a JSON pointer (it must start with `/`)"
             )]
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_does_not_hide_the_other_mistakes_of_its_entry() {
+        let text = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+            [[instance]]\nname = \"a\"\ncollector = \"file\"\nschedule = \"61 * * * *\"\n\
+            timeout_secs = -5\nsplay_secs = \"ten\"\n\
+            params = { paths = [\"/etc/hostname\"], bogus = 1 }\n";
+        let found = errors(text);
+        let lines: Vec<&str> = found.iter().map(|e| e.split(':').next().unwrap_or("")).collect();
+        assert_eq!(lines, ["8", "9", "10", "11"], "{found:#?}");
+        assert!(found[0].contains("minute field `61`"), "{found:#?}");
+        assert!(found[1].contains("integer `-5`, expected u64"), "{found:#?}");
+        assert!(found[2].contains("string \"ten\", expected u64"), "{found:#?}");
+        assert!(found[3].contains("unknown field `bogus`"), "{found:#?}");
+        // A required key of the wrong type is reported once, without a derived "missing"; the
+        // entry's other type errors still are, its semantic checks need the entry and are not.
+        let text = text.replace("name = \"a\"", "name = 7");
+        let found = errors(&text);
+        let lines: Vec<&str> = found.iter().map(|e| e.split(':').next().unwrap_or("")).collect();
+        assert_eq!(lines, ["6", "9", "10"], "{found:#?}");
+        assert!(found[0].starts_with("6:8: invalid type: integer `7`"), "{found:#?}");
+        assert!(!found.iter().any(|e| e.contains("missing field")), "{found:#?}");
     }
 
     #[test]
