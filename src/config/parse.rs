@@ -518,11 +518,19 @@ impl Parser<'_> {
     /// An absolute path setting; a relative one is an error at its position.
     fn absolute(&mut self, dir: Option<Spanned<PathBuf>>, key: &str) -> Option<PathBuf> {
         let dir = dir?;
-        if dir.get_ref().is_absolute() {
-            return Some(dir.into_inner());
+        if !dir.get_ref().is_absolute() {
+            self.error(Some(dir.span()), &format!("{key} must be an absolute path"));
+            return None;
         }
-        self.error(Some(dir.span()), &format!("{key} must be an absolute path"));
-        None
+        // A directory that does not exist yet is created on first use; anything else in its
+        // place would fail only at the first run, long after the operator looked.
+        let path = dir.get_ref();
+        if path.exists() && !path.is_dir() {
+            let message = format!("{key} {} exists and is not a directory", path.display());
+            self.error(Some(dir.span()), &message);
+            return None;
+        }
+        Some(dir.into_inner())
     }
 
     /// A positive integer setting no larger than `max`, or its default.
@@ -1795,6 +1803,20 @@ controls = ["ID.AM-2", "PR.XX-9"]
                 "{line}:22: params.pointer: `status` is not a JSON pointer (it must start with `/`)"
             )]
         );
+    }
+
+    #[test]
+    fn a_publish_dir_that_is_a_file_is_an_error_at_its_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x").expect("write");
+        let text = format!(
+            "[agent]\npublish_dir = \"{}\"\n\n[profile]\ncatalog = \"nist-csf-1.1\"\n",
+            file.display()
+        );
+        let expected =
+            format!("2:15: publish_dir {} exists and is not a directory", file.display());
+        assert_eq!(errors(&text), [expected]);
     }
 
     #[test]
