@@ -135,6 +135,11 @@ impl Store {
     }
 
     /// Starts a writing transaction that holds the write lock from its first statement.
+    // FIXME(store-failed-commit): when COMMIT fails (disk full), SQLite has already rolled back,
+    // sqlx's ROLLBACK then fails and its transaction depth stays at 1, so the next write on
+    // this connection fails with "attempted to call begin_with at non-zero transaction depth"
+    // instead of the real cause. Nothing is lost (the run was not acknowledged), but the message
+    // misleads; discarding the connection after a failed write transaction would fix it.
     async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql("begin write transaction"))
     }
