@@ -30,6 +30,9 @@ pub(crate) enum ProofError {
     /// The proof's hashes do not lead to the expected root.
     #[error("proof does not lead to the expected root")]
     RootMismatch,
+    /// A proof needs the hash of leaves `start..end`, which the known parts do not give.
+    #[error("the hash of leaves {start}..{end} is not known")]
+    Unavailable { start: u64, end: u64 },
     /// A compact range was rebuilt from parts that do not fit its size.
     #[error("compact range of size {size} needs {expected} hashes, got {found}")]
     CompactRange { size: u64, expected: usize, found: usize },
@@ -280,6 +283,137 @@ fn trivial_consistency(
     }
 }
 
+/// A tree known only by the compact range of its first leaves and the hashes of the leaves
+/// appended after them: enough for the inclusion proof of any appended leaf and for the
+/// consistency proof from any older size at or above the range's, without reading the older
+/// leaves. Every node such a proof needs is either a peak of the range, a node over appended
+/// leaves only, or a node straddling the range's end, which splits into the two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extension<'a> {
+    base: &'a CompactRange,
+    appended: &'a [Hash],
+}
+
+impl<'a> Extension<'a> {
+    /// The tree of `base` followed by `appended`.
+    pub(crate) fn new(base: &'a CompactRange, appended: &'a [Hash]) -> Extension<'a> {
+        Extension { base, appended }
+    }
+
+    /// The number of leaves of the whole tree.
+    pub(crate) fn size(&self) -> u64 {
+        self.base.size + self.appended.len() as u64
+    }
+
+    /// The audit path of leaf `index`, which must be one of the appended leaves.
+    pub(crate) fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, ProofError> {
+        let size = self.size();
+        if index >= size || index < self.base.size {
+            return Err(ProofError::IndexOutOfRange { index, size });
+        }
+        let mut proof = Vec::new();
+        self.path(index, 0, size, &mut proof)?;
+        Ok(proof)
+    }
+
+    /// The consistency proof from `old_size` (at least the base's size) to the whole tree.
+    pub(crate) fn consistency_proof(&self, old_size: u64) -> Result<Vec<Hash>, ProofError> {
+        let size = self.size();
+        if old_size > size {
+            return Err(ProofError::SizeOrder { old: old_size, new: size });
+        }
+        if old_size < self.base.size {
+            return Err(ProofError::Unavailable { start: old_size, end: self.base.size });
+        }
+        let mut proof = Vec::new();
+        if old_size > 0 && old_size < size {
+            self.subproof(old_size, 0, size, true, &mut proof)?;
+        }
+        Ok(proof)
+    }
+
+    fn path(
+        &self,
+        index: u64,
+        start: u64,
+        end: u64,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), ProofError> {
+        if end - start <= 1 {
+            return Ok(());
+        }
+        let mid = start + split((end - start) as usize) as u64;
+        if index < mid {
+            self.path(index, start, mid, out)?;
+            out.push(self.subtree(mid, end)?);
+        } else {
+            self.path(index, mid, end, out)?;
+            out.push(self.subtree(start, mid)?);
+        }
+        Ok(())
+    }
+
+    fn subproof(
+        &self,
+        old: u64,
+        start: u64,
+        end: u64,
+        complete: bool,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), ProofError> {
+        if old == end {
+            if !complete {
+                out.push(self.subtree(start, end)?);
+            }
+            return Ok(());
+        }
+        let mid = start + split((end - start) as usize) as u64;
+        if old <= mid {
+            self.subproof(old, start, mid, complete, out)?;
+            out.push(self.subtree(mid, end)?);
+        } else {
+            self.subproof(old, mid, end, false, out)?;
+            out.push(self.subtree(start, mid)?);
+        }
+        Ok(())
+    }
+
+    /// The hash of the subtree over leaves `start..end`.
+    fn subtree(&self, start: u64, end: u64) -> Result<Hash, ProofError> {
+        let known = self.base.size;
+        if start >= known {
+            let range = (start - known) as usize..(end - known) as usize;
+            return Ok(root(&self.appended[range]));
+        }
+        if let Some(peak) = self.peak(start, end) {
+            return Ok(peak);
+        }
+        if end <= known || end - start < 2 {
+            return Err(ProofError::Unavailable { start, end });
+        }
+        let mid = start + split((end - start) as usize) as u64;
+        Ok(node_hash(&self.subtree(start, mid)?, &self.subtree(mid, end)?))
+    }
+
+    /// The base's peak covering exactly `start..end`, if there is one.
+    fn peak(&self, start: u64, end: u64) -> Option<Hash> {
+        let mut offset = 0;
+        let mut peaks = self.base.peaks.iter();
+        for bit in (0..u64::BITS).rev() {
+            let width = 1u64 << bit;
+            if self.base.size & width == 0 {
+                continue;
+            }
+            let peak = peaks.next()?;
+            if offset == start && offset + width == end {
+                return Some(*peak);
+            }
+            offset += width;
+        }
+        None
+    }
+}
+
 /// The largest power of two strictly smaller than `n`, for `n >= 2`.
 fn split(n: usize) -> usize {
     debug_assert!(n >= 2);
@@ -348,6 +482,35 @@ mod tests {
         let mut out = *hash;
         out[7] ^= 0x20;
         out
+    }
+
+    #[test]
+    fn an_extension_proves_like_the_whole_tree() {
+        let all = leaves(70);
+        for base_size in 0..=all.len() {
+            let mut base = CompactRange::new();
+            for leaf in &all[..base_size] {
+                base.append(*leaf);
+            }
+            for size in base_size..=all.len() {
+                let tree = &all[..size];
+                let extension = Extension::new(&base, &all[base_size..size]);
+                for index in base_size as u64..size as u64 {
+                    let expected = inclusion_proof(index, tree).expect("in range");
+                    assert_eq!(extension.inclusion_proof(index), Ok(expected), "{index}/{size}");
+                }
+                for old in base_size as u64..=size as u64 {
+                    let expected = consistency_proof(old, tree).expect("in order");
+                    assert_eq!(extension.consistency_proof(old), Ok(expected), "{old}/{size}");
+                }
+            }
+        }
+        let mut base = CompactRange::new();
+        base.append(all[0]);
+        base.append(all[1]);
+        let extension = Extension::new(&base, &all[2..5]);
+        assert!(extension.consistency_proof(1).is_err(), "older than the base");
+        assert!(extension.inclusion_proof(1).is_err(), "a leaf inside the base");
     }
 
     #[test]

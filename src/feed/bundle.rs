@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 
-use super::proofs::{checkpoint_text, proof_file};
+use super::proofs::{checkpoint_text, proofs};
 use super::schema::StatusDocument;
 use super::{files, FeedError};
 use crate::store::{ObservationFilter, StatusReceipt, Store};
@@ -68,7 +68,7 @@ pub(crate) async fn export_bundle(
             .map_or(0, |head| head.tree_size);
         let document_sha256 = crate::evidence::payload_sha256(&document);
         let receipt = StatusReceipt { seq, document_sha256, checkpoint: checkpoint.clone() };
-        let proof = proof_file(store, &receipt, evidence_size).await?;
+        let proof = proofs(store, &receipt, evidence_size).await?.file;
         entries.push((format!("feed/{}", files::PROOF), json_bytes(&proof, "proof file")?));
         entries.push((format!("feed/{}", files::STATUS), document));
     }

@@ -2,20 +2,29 @@
 //!
 //! [`publish`] evaluates the controls, builds the status document from the allow-listed types
 //! of [`schema`] (never from internal structs), records it as a leaf of the evidence log with a
-//! new signed checkpoint, and writes the feed directory atomically, file by file:
+//! new signed checkpoint, and publishes the feed directory as one set:
 //!
 //! - `status.json`: the document (schema `schema/status-v1.json`);
 //! - `checkpoint`: the signed tree head that includes the document's leaf;
 //! - `proof.json`: the leaf's inclusion proof, the consistency proof from the head the document
-//!   was evaluated over, and consistency proofs from earlier published checkpoints;
+//!   was evaluated over, and the consistency proof from the checkpoint published before;
 //! - `index.html` (German) and `index.en.html` (English): the script-free trust page;
-//! - `badge.svg`, `signing.pub` and `status-v1.schema.json`.
+//! - `badge.svg`, `signing.pub` and `status-v1.schema.json`;
+//! - `chain/<size>.json`: one link per publication, from the checkpoint of tree size `<size>`
+//!   published before to the next one, so that any checkpoint a visitor saw can be followed.
+//!
+//! The set is written into a new generation directory `gen/<tree size>/`, then the symlink
+//! `current` is switched to it with one rename; every top-level name is a symlink through
+//! `current`, so all of them change at once. A reader that reads `checkpoint` first and the
+//! rest from `gen/<its tree size>/` (as `verify-feed` does) never mixes two publications; the
+//! newest [`GENERATIONS_KEPT`] generations are kept for readers in the middle of a switch.
 //!
 //! Reasons, subjects, paths, host names and versions stay on the host; each control's evidence
 //! is published as a *salted* digest, so that an auditor given the salt can match it against
-//! the evidence records without the public learning anything from it. [`verify_feed`] is the
-//! visitor's side. Neighbours: `store` records the leaf, `evidence::merkle` computes proofs,
-//! `serve` serves the directory.
+//! the evidence records without the public learning anything from it. Evidence facts appear
+//! only where a check names them in `public_facts`. [`verify_feed`] is the visitor's side.
+//! Neighbours: `store` records the leaf, `evidence::merkle` computes proofs, `serve` serves the
+//! directory.
 
 mod badge;
 mod build;
@@ -62,10 +71,19 @@ pub(crate) mod files {
     pub(crate) const BADGE: &str = "badge.svg";
     pub(crate) const PUBLIC_KEY: &str = "signing.pub";
     pub(crate) const SCHEMA: &str = "status-v1.schema.json";
+    /// The symlink to the generation in force.
+    pub(crate) const CURRENT: &str = "current";
+    /// The folder of generation directories, one per publication, named by tree size.
+    pub(crate) const GENERATIONS: &str = "gen";
+    /// The folder of chain links, named by the earlier tree size.
+    pub(crate) const CHAIN: &str = "chain";
+    /// Every file of one generation, each also reachable at the top level.
+    pub(crate) const SET: [&str; 8] =
+        [STATUS, CHECKPOINT, PROOF, PAGE_DE, PAGE_EN, BADGE, PUBLIC_KEY, SCHEMA];
 }
 
-/// How many earlier published checkpoints get a consistency proof in `proof.json`.
-pub(crate) const CONSISTENCY_WINDOW: u32 = 64;
+/// How many generation directories stay after a publication (the newest included).
+pub(crate) const GENERATIONS_KEPT: usize = 8;
 
 /// Why the feed could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -116,14 +134,93 @@ pub(crate) async fn publish(
     let bytes = to_json(&document, "status document")?;
     let receipt = store.record_status(&bytes, key).await?;
     let evidence_size = head.as_ref().map_or(0, |h| h.tree_size);
-    let proof = proofs::proof_file(store, &receipt, evidence_size).await?;
-    let mut written = Vec::new();
-    written.push(write_atomically(dir, files::PROOF, &to_json(&proof, "proof file")?)?);
-    let checkpoint = checkpoint_text(&receipt.checkpoint);
-    written.push(write_atomically(dir, files::CHECKPOINT, checkpoint.as_bytes())?);
-    written.push(write_atomically(dir, files::STATUS, &bytes)?);
-    written.extend(write_pages(dir, config, &document, &receipt, key)?);
+    let proofs = proofs::proofs(store, &receipt, evidence_size).await?;
+    let generation = dir.join(files::GENERATIONS).join(receipt.checkpoint.tree_size.to_string());
+    let mut written =
+        write_generation(&generation, config, &document, &bytes, &receipt, key, &proofs)?;
+    if let Some(link) = &proofs.link {
+        let name = format!("{}.json", link.from_tree_size);
+        written.push(write_atomically(
+            &dir.join(files::CHAIN),
+            &name,
+            &to_json(link, "chain link")?,
+        )?);
+    }
+    switch_generation(dir, receipt.checkpoint.tree_size)?;
     Ok(Published { document, receipt, files: written })
+}
+
+/// Writes every file of one publication into its fresh generation directory.
+fn write_generation(
+    generation: &Path,
+    config: &Config,
+    document: &StatusDocument,
+    bytes: &[u8],
+    receipt: &StatusReceipt,
+    key: &SigningKey,
+    proofs: &proofs::Proofs,
+) -> Result<Vec<PathBuf>, FeedError> {
+    if generation.exists() {
+        // Left by a publication that failed before its switch; nobody points at it.
+        std::fs::remove_dir_all(generation).map_err(write_error(generation))?;
+    }
+    let mut written = Vec::new();
+    written.push(write_atomically(
+        generation,
+        files::PROOF,
+        &to_json(&proofs.file, "proof file")?,
+    )?);
+    let checkpoint = checkpoint_text(&receipt.checkpoint);
+    written.push(write_atomically(generation, files::CHECKPOINT, checkpoint.as_bytes())?);
+    written.push(write_atomically(generation, files::STATUS, bytes)?);
+    written.extend(write_pages(generation, config, document, receipt, key)?);
+    let dir = std::fs::File::open(generation).map_err(write_error(generation))?;
+    dir.sync_all().map_err(write_error(generation))?;
+    Ok(written)
+}
+
+/// Points `current` at generation `size` with one rename, makes every top-level name a
+/// symlink through `current`, and removes generations beyond [`GENERATIONS_KEPT`].
+fn switch_generation(dir: &Path, size: u64) -> Result<(), FeedError> {
+    let target = Path::new(files::GENERATIONS).join(size.to_string());
+    replace_with_symlink(dir, files::CURRENT, &target)?;
+    for name in files::SET {
+        let target = Path::new(files::CURRENT).join(name);
+        if std::fs::read_link(dir.join(name)).ok().as_deref() != Some(target.as_path()) {
+            // Once, when an older layout of plain files is upgraded.
+            replace_with_symlink(dir, name, &target)?;
+        }
+    }
+    prune_generations(&dir.join(files::GENERATIONS), size)
+}
+
+/// Replaces `dir/name` by a symlink to `target` atomically (a new link, then a rename).
+fn replace_with_symlink(dir: &Path, name: &str, target: &Path) -> Result<(), FeedError> {
+    let temp = dir.join(format!(".{name}.link"));
+    let _ = std::fs::remove_file(&temp);
+    std::os::unix::fs::symlink(target, &temp).map_err(write_error(&temp))?;
+    let path = dir.join(name);
+    std::fs::rename(&temp, &path).map_err(write_error(&path))
+}
+
+/// Removes the generation directories older than the newest [`GENERATIONS_KEPT`].
+fn prune_generations(generations: &Path, newest: u64) -> Result<(), FeedError> {
+    let entries = std::fs::read_dir(generations).map_err(write_error(generations))?;
+    let mut sizes: Vec<u64> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|size| *size <= newest)
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    for size in sizes.into_iter().skip(GENERATIONS_KEPT) {
+        let path = generations.join(size.to_string());
+        std::fs::remove_dir_all(&path).map_err(write_error(&path))?;
+    }
+    Ok(())
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> FeedError {
+    let path = path.to_path_buf();
+    move |source| FeedError::Write { path, source }
 }
 
 /// What the daemon keeps to publish after each run: the feed directory, key and salt.

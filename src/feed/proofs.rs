@@ -2,17 +2,19 @@
 //!
 //! The `checkpoint` file is the signed body of `evidence::checkpoint` (five lines), an empty
 //! line, and the Ed25519 signature in standard base64 on the seventh line. `proof.json`
-//! ([`ProofFile`]) ties `status.json` to it. Proofs are computed by `evidence::merkle` over the
+//! ([`ProofFile`]) ties `status.json` to it and to the checkpoint published before; the chain
+//! links ([`ChainLink`], `chain/<size>.json`) tie every published checkpoint to the next, so
+//! that a visitor can prove consistency from any checkpoint it saw. Proofs are computed by `evidence::merkle` over the
 //! leaf hashes the store returns; this module only chooses which proofs to publish and how
 //! they are spelled (lowercase hex).
 
 use base64::Engine as _;
 use chrono::DateTime;
 
-use super::schema::{ConsistencyProof, ProofFile, PROOF_VERSION};
-use super::{FeedError, CONSISTENCY_WINDOW};
+use super::schema::{ChainLink, ConsistencyProof, ProofFile, PROOF_VERSION};
+use super::FeedError;
 use crate::evidence::checkpoint::{Checkpoint, HEADER};
-use crate::evidence::merkle::{self, Hash};
+use crate::evidence::merkle::{Extension, Hash};
 use crate::store::{StatusReceipt, Store};
 
 /// The text of the `checkpoint` file.
@@ -66,27 +68,47 @@ pub(crate) fn parse_hash_list(list: &[String]) -> Option<Vec<Hash>> {
     list.iter().map(|h| parse_hash(h)).collect()
 }
 
-/// Computes `proof.json` for a status leaf under `receipt.checkpoint`; `evidence_size` is the
+/// What one publication proves: `proof.json`, and the chain link from the checkpoint published
+/// before (none on the first publication).
+pub(crate) struct Proofs {
+    pub(crate) file: ProofFile,
+    pub(crate) link: Option<ChainLink>,
+}
+
+/// Computes the proofs for a status leaf under `receipt.checkpoint`; `evidence_size` is the
 /// tree size of the evidence head the document was evaluated over.
-pub(crate) async fn proof_file(
+///
+/// Only the leaves after the previous publication (or after the evidence head) are read: the
+/// older part of the tree is known by the compact range stored with its checkpoint, so a
+/// publication costs O(leaves since the last one + log n), not O(n).
+pub(crate) async fn proofs(
     store: &Store,
     receipt: &StatusReceipt,
     evidence_size: u64,
-) -> Result<ProofFile, FeedError> {
+) -> Result<Proofs, FeedError> {
     let size = receipt.checkpoint.tree_size;
-    let leaves = store.leaf_hashes(size).await?;
-    let inclusion = merkle::inclusion_proof(receipt.seq, &leaves)?;
-    let evidence_consistency = merkle::consistency_proof(evidence_size, &leaves)?;
+    let previous = store.published_heads(size, 1).await?.into_iter().next();
+    let base_size = previous.as_ref().map_or(evidence_size, |p| p.tree_size.min(evidence_size));
+    let base = store.range_at(base_size).await?;
+    let appended = store.leaf_hashes_between(base_size, size).await?;
+    let tree = Extension::new(&base, &appended);
+    let inclusion = tree.inclusion_proof(receipt.seq)?;
+    let evidence_consistency = tree.consistency_proof(evidence_size)?;
     let mut consistency = Vec::new();
-    for earlier in store.published_heads(size, CONSISTENCY_WINDOW).await? {
-        let proof = merkle::consistency_proof(earlier.tree_size, &leaves)?;
-        consistency.push(ConsistencyProof {
+    let mut link = None;
+    if let Some(earlier) = previous {
+        let proof = hex_list(&tree.consistency_proof(earlier.tree_size)?);
+        let from_root = hex::encode(earlier.root);
+        link = Some(ChainLink {
+            version: PROOF_VERSION,
             from_tree_size: earlier.tree_size,
-            from_root: hex::encode(earlier.root),
-            proof: hex_list(&proof),
+            from_root: from_root.clone(),
+            checkpoint: checkpoint_text(&receipt.checkpoint),
+            proof: proof.clone(),
         });
+        consistency.push(ConsistencyProof { from_tree_size: earlier.tree_size, from_root, proof });
     }
-    Ok(ProofFile {
+    let file = ProofFile {
         version: PROOF_VERSION,
         document_sha256: receipt.document_sha256.clone(),
         leaf_index: receipt.seq,
@@ -94,7 +116,8 @@ pub(crate) async fn proof_file(
         inclusion: hex_list(&inclusion),
         evidence_consistency: hex_list(&evidence_consistency),
         consistency,
-    })
+    };
+    Ok(Proofs { file, link })
 }
 
 #[cfg(test)]

@@ -198,7 +198,13 @@ fn feed_text(dir: &Path) -> String {
     let mut all = String::new();
     for entry in std::fs::read_dir(dir).expect("feed directory") {
         let path = entry.expect("entry").path();
-        all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read feed file")));
+        let kind = std::fs::symlink_metadata(&path).expect("feed entry").file_type();
+        if kind.is_dir() {
+            all.push_str(&feed_text(&path));
+        } else if !(kind.is_symlink() && path.is_dir()) {
+            let bytes = std::fs::read(&path).expect("read feed file");
+            all.push_str(&String::from_utf8_lossy(&bytes));
+        }
     }
     all
 }

@@ -166,3 +166,19 @@ pub(crate) struct ConsistencyProof {
     pub(crate) from_root: String,
     pub(crate) proof: Vec<String>,
 }
+
+/// `chain/<from_tree_size>.json`: how the checkpoint published after tree size
+/// `from_tree_size` extends it. Written once per publication and never changed, so that a
+/// visitor holding any earlier published checkpoint can walk the links to the newest one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainLink {
+    pub(crate) version: u32,
+    pub(crate) from_tree_size: u64,
+    /// Lowercase hex root of the earlier checkpoint.
+    pub(crate) from_root: String,
+    /// The later checkpoint, in the text form of the `checkpoint` file (signed).
+    pub(crate) checkpoint: String,
+    /// The RFC 9162 consistency proof from the earlier tree to the later one.
+    pub(crate) proof: Vec<String>,
+}

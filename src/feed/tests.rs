@@ -319,6 +319,9 @@ async fn a_rewritten_history_signed_with_the_same_key_is_detected() {
     // Without any proof from the size seen, the feed cannot show it extends it.
     std::fs::write(&proof, text.replace("\"from_tree_size\": 2", "\"from_tree_size\": 1"))
         .expect("write");
+    let problem = check(&forger.feed(), &host.public(), &state).expect_err("chain link");
+    assert!(problem.to_string().contains("the feed says tree size 2 had root"), "{problem}");
+    std::fs::remove_dir_all(forger.feed().join(files::CHAIN)).expect("remove chain links");
     let problem = check(&forger.feed(), &host.public(), &state).expect_err("no proof");
     assert_eq!(problem, FeedProblem::NoConsistencyProof { seen: 2 });
 }
@@ -346,7 +349,8 @@ async fn missing_and_truncated_files_are_named() {
     host.add_run().await;
     host.publish().await;
     let state = host.dir.path().join("seen.json");
-    let proof = host.feed().join(files::PROOF);
+    let proof = std::fs::canonicalize(host.feed().join(files::PROOF)).expect("generation file");
+    assert!(proof.starts_with(std::fs::canonicalize(host.feed().join("gen")).expect("gen")));
     let text = std::fs::read_to_string(&proof).expect("read");
     std::fs::write(&proof, &text[..text.len() / 2]).expect("truncate");
     let problem = check(&host.feed(), &host.public(), &state).expect_err("truncated file");
@@ -573,4 +577,81 @@ async fn verify_feed_exits_0_when_intact_and_1_when_tampered() {
     edit(&host.feed().join(files::STATUS), "\"unknown\"", "\"passing\"");
     let code = crate::commands::verify_feed(&args).expect("runs");
     assert_eq!(code, crate::cli::exit::PROBLEM);
+}
+
+#[tokio::test]
+async fn a_checkpoint_seen_many_publications_ago_is_followed_through_the_chain() {
+    let mut host = Host::new(21).await;
+    host.add_run().await;
+    host.publish().await;
+    let state = host.dir.path().join("seen.json");
+    let first = check(&host.feed(), &host.public(), &state).expect("first visit");
+    for _ in 0..5 {
+        host.add_run().await;
+        host.publish().await;
+    }
+    let proof: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(host.feed().join(files::PROOF)).expect("proof.json"))
+            .expect("json");
+    let direct = proof["consistency"].as_array().expect("list");
+    assert_eq!(direct.len(), 1, "proof.json proves only from the publication before");
+    assert_ne!(direct[0]["from_tree_size"], first.tree_size);
+    let chain = host.feed().join(files::CHAIN);
+    let links = std::fs::read_dir(&chain).expect("chain links").count();
+    assert_eq!(links, 5, "one link per publication after the first");
+    let seen_before = std::fs::read(&state).expect("state");
+    let report = check(&host.feed(), &host.public(), &state).expect("followed the chain");
+    assert_eq!(report.previous_tree_size, Some(first.tree_size));
+    assert_eq!(report.tree_size, first.tree_size + 10);
+    // A link whose proof was altered breaks the walk.
+    std::fs::write(&state, &seen_before).expect("restore the old state");
+    let link = chain.join(format!("{}.json", first.tree_size));
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&link).expect("link")).expect("json");
+    value["proof"][0] = serde_json::Value::String("00".repeat(32));
+    std::fs::write(&link, serde_json::to_vec(&value).expect("json")).expect("write");
+    let problem = check(&host.feed(), &host.public(), &state).expect_err("bad link");
+    assert!(problem.to_string().contains("does not extend tree size"), "{problem}");
+}
+
+#[test]
+fn a_reader_never_sees_a_mixed_set() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut host = runtime.block_on(Host::new(22));
+    runtime.block_on(async {
+        host.add_run().await;
+        host.publish().await;
+    });
+    let (feed, public) = (host.feed(), host.public());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Acquire) || reads < 50 {
+                let options = VerifyFeedOptions {
+                    dir: &feed,
+                    key: &public,
+                    state: None,
+                    max_age: Duration::hours(26),
+                    now: Utc::now(),
+                };
+                let result = verify_feed(&options).expect("verify-feed can run");
+                assert!(result.is_ok(), "read {reads}: {}", result.expect_err("failed"));
+                reads += 1;
+            }
+            reads
+        })
+    };
+    runtime.block_on(async {
+        for _ in 0..30 {
+            host.add_run().await;
+            host.publish().await;
+        }
+    });
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().expect("the reader saw only whole sets");
+    assert!(reads >= 50, "{reads}");
+    let generations = std::fs::read_dir(host.feed().join("gen")).expect("gen").count();
+    assert_eq!(generations, super::GENERATIONS_KEPT);
 }

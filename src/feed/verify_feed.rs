@@ -4,7 +4,9 @@
 //! checkpoint's key and signature; that `status.json` is the document whose hash the proof
 //! names; the inclusion of the status leaf in the signed tree; that the evidence head the
 //! document was evaluated over is a prefix of the signed tree; consistency with the checkpoint
-//! seen last (kept in a state file); and freshness. Each failure is a distinct
+//! seen last (kept in a state file), through `proof.json` or the chain links of every
+//! publication since; and freshness. The set is read from the generation directory of the
+//! checkpoint read first, so a publication in progress is never mixed in. Each failure is a distinct
 //! [`FeedProblem`]. The state file is updated only after everything passed, so a rejected feed
 //! never becomes the new reference. Pure apart from reading the files and writing the state.
 
@@ -16,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::proofs::{parse_checkpoint, parse_hash, parse_hash_list};
-use super::schema::{ProofFile, StatusDocument, PROOF_VERSION, SCHEMA_NAME, SCHEMA_VERSION};
+use super::schema::{
+    ChainLink, ConsistencyProof, ProofFile, StatusDocument, PROOF_VERSION, SCHEMA_NAME,
+    SCHEMA_VERSION,
+};
 use super::{files, write_atomically};
 use crate::evidence::checkpoint::{Checkpoint, CheckpointError};
 use crate::evidence::{merkle, status_leaf};
@@ -136,16 +141,17 @@ fn check(
     options: &VerifyFeedOptions<'_>,
     seen: Option<&SeenState>,
 ) -> Result<FeedReport, FeedProblem> {
-    let dir = options.dir;
-    let checkpoint = read_text(dir, files::CHECKPOINT)
-        .and_then(|text| parse_checkpoint(&text).map_err(malformed(dir, files::CHECKPOINT)))?;
+    let top = options.dir;
+    let checkpoint = read_text(top, files::CHECKPOINT)
+        .and_then(|text| parse_checkpoint(&text).map_err(malformed(top, files::CHECKPOINT)))?;
     check_signature(&checkpoint, options.key)?;
+    let dir = &generation_of(top, checkpoint.tree_size);
     let proof = read_proof(dir, &checkpoint)?;
     let status_bytes = read_bytes(dir, files::STATUS)?;
     let document = check_inclusion(dir, &status_bytes, &proof, &checkpoint)?;
     check_evidence_head(dir, &document, &proof, &checkpoint)?;
     if let Some(seen) = seen {
-        check_against_seen(&checkpoint, &proof, seen)?;
+        check_against_seen(top, options.key, &checkpoint, &proof, seen)?;
     }
     check_freshness(&document, options)?;
     Ok(FeedReport {
@@ -157,6 +163,18 @@ fn check(
         controls: document.controls.len(),
         previous_tree_size: seen.map(|s| s.tree_size),
     })
+}
+
+/// Where the rest of the set belonging to the checkpoint of tree size `size` lies: its
+/// generation directory when the feed has one (so that a publication switching generations
+/// meanwhile cannot mix two sets), else the feed directory itself (a flat copy).
+fn generation_of(dir: &Path, size: u64) -> PathBuf {
+    let generation = dir.join(files::GENERATIONS).join(size.to_string());
+    if generation.is_dir() {
+        generation
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 fn check_signature(checkpoint: &Checkpoint, key: &VerifyingKey) -> Result<(), FeedProblem> {
@@ -250,7 +268,11 @@ fn check_evidence_head(
 }
 
 /// Compares the checkpoint with the one seen last: replay, truncation, rewritten history.
+/// Consistency is proven by `proof.json` when the checkpoint seen last is the one published
+/// before, else by following the chain links from it.
 fn check_against_seen(
+    dir: &Path,
+    key: &VerifyingKey,
     checkpoint: &Checkpoint,
     proof: &ProofFile,
     seen: &SeenState,
@@ -266,34 +288,90 @@ fn check_against_seen(
             FeedProblem::Truncated { found, found_at, seen: seen_size, seen_at }
         });
     }
-    if found == seen_size {
-        if checkpoint.root != seen_root {
-            let detail = format!(
-                "tree size {found} now has root {}, seen before with root {}",
-                hex::encode(checkpoint.root),
-                seen.root
-            );
+    let (mut size, mut root) = (seen_size, seen_root);
+    for _ in 0..MAX_CHAIN_LINKS {
+        if size == found {
+            return same_head(found, &checkpoint.root, &root);
+        }
+        if let Some(entry) = proof.consistency.iter().find(|c| c.from_tree_size == size) {
+            return extends(size, &root, entry, found, &checkpoint.root);
+        }
+        let Some(link) = read_link(dir, size)? else {
+            return Err(FeedProblem::NoConsistencyProof { seen: seen_size });
+        };
+        let next = parse_checkpoint(&link.checkpoint)
+            .map_err(malformed(dir, &format!("{}/{size}.json", files::CHAIN)))?;
+        check_signature(&next, key)?;
+        if next.tree_size <= size || next.tree_size > found {
+            let detail = format!("chain link from tree size {size} leads to {}", next.tree_size);
             return Err(FeedProblem::Rewritten { detail });
         }
+        let entry = ConsistencyProof {
+            from_tree_size: link.from_tree_size,
+            from_root: link.from_root,
+            proof: link.proof,
+        };
+        extends(size, &root, &entry, next.tree_size, &next.root)?;
+        (size, root) = (next.tree_size, next.root);
+    }
+    Err(FeedProblem::NoConsistencyProof { seen: seen_size })
+}
+
+/// The most chain links followed from the checkpoint seen last.
+const MAX_CHAIN_LINKS: usize = 1_000_000;
+
+fn same_head(size: u64, root: &merkle::Hash, seen_root: &merkle::Hash) -> Result<(), FeedProblem> {
+    if root == seen_root {
         return Ok(());
     }
-    let Some(entry) = proof.consistency.iter().find(|c| c.from_tree_size == seen_size) else {
-        return Err(FeedProblem::NoConsistencyProof { seen: seen_size });
-    };
-    if entry.from_root != seen.root {
+    let detail = format!(
+        "tree size {size} now has root {}, seen before with root {}",
+        hex::encode(root),
+        hex::encode(seen_root)
+    );
+    Err(FeedProblem::Rewritten { detail })
+}
+
+/// Checks that `entry` proves the tree `(size, root)` a prefix of `(to_size, to_root)`.
+fn extends(
+    size: u64,
+    root: &merkle::Hash,
+    entry: &ConsistencyProof,
+    to_size: u64,
+    to_root: &merkle::Hash,
+) -> Result<(), FeedProblem> {
+    if entry.from_root != hex::encode(root) {
         let detail = format!(
-            "the feed says tree size {seen_size} had root {}, but root {} was \
-            seen",
-            entry.from_root, seen.root
+            "the feed says tree size {size} had root {}, but root {} was seen",
+            entry.from_root,
+            hex::encode(root)
         );
         return Err(FeedProblem::Rewritten { detail });
     }
     let path = parse_hash_list(&entry.proof).unwrap_or_default();
-    merkle::verify_consistency(seen_size, found, &seen_root, &checkpoint.root, &path).map_err(|e| {
+    merkle::verify_consistency(size, to_size, root, to_root, &path).map_err(|e| {
         let detail =
-            format!("tree size {found} does not extend tree size {seen_size} seen before ({e})");
+            format!("tree size {to_size} does not extend tree size {size} seen before ({e})");
         FeedProblem::Rewritten { detail }
     })
+}
+
+/// The chain link from tree size `size`, if the feed has one.
+fn read_link(dir: &Path, size: u64) -> Result<Option<ChainLink>, FeedProblem> {
+    let name = format!("{}/{size}.json", files::CHAIN);
+    let text = match std::fs::read_to_string(dir.join(&name)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(FeedProblem::Missing { path: dir.join(&name), reason: e.to_string() })
+        }
+    };
+    let link: ChainLink =
+        serde_json::from_str(&text).map_err(|e| malformed(dir, &name)(e.to_string()))?;
+    if link.version != PROOF_VERSION || link.from_tree_size != size {
+        return Err(malformed(dir, &name)("unknown version or wrong tree size".into()));
+    }
+    Ok(Some(link))
 }
 
 fn check_freshness(
@@ -320,8 +398,9 @@ fn read_text(dir: &Path, name: &str) -> Result<String, FeedProblem> {
     String::from_utf8(bytes).map_err(|_| malformed(dir, name)("not utf-8".into()))
 }
 
-fn malformed<'a>(dir: &'a Path, name: &'a str) -> impl Fn(String) -> FeedProblem + 'a {
-    move |reason| FeedProblem::Malformed { path: dir.join(name), reason }
+fn malformed(dir: &Path, name: &str) -> impl Fn(String) -> FeedProblem {
+    let path = dir.join(name);
+    move |reason| FeedProblem::Malformed { path: path.clone(), reason }
 }
 
 fn read_state(path: &Path) -> Result<Option<SeenState>, VerifyFeedError> {

@@ -15,7 +15,7 @@ use ed25519_dalek::SigningKey;
 use super::log::{append_leaf, insert_checkpoint, load_head};
 use super::{sql, to_i64, to_u64, Conn, Store, StoreError};
 use crate::evidence::checkpoint::Checkpoint;
-use crate::evidence::merkle::Hash;
+use crate::evidence::merkle::{CompactRange, Hash};
 use crate::evidence::{self, payload_sha256};
 
 /// What the log looks like after a status document was recorded.
@@ -81,26 +81,58 @@ impl Store {
 
     /// The leaf hashes of the first `size` leaves, in order.
     pub(crate) async fn leaf_hashes(&self, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, leaf_hash FROM log_leaves WHERE seq < ?1 ORDER BY seq")
-                .bind(to_i64(size))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(sql("read leaf hashes"))?;
+        self.leaf_hashes_between(0, size).await
+    }
+
+    /// The leaf hashes at positions `from..to`, in order.
+    pub(crate) async fn leaf_hashes_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, leaf_hash FROM log_leaves WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+        )
+        .bind(to_i64(from))
+        .bind(to_i64(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql("read leaf hashes"))?;
         let mut hashes = Vec::with_capacity(rows.len());
         for (seq, bytes) in rows {
-            if seq != hashes.len() as i64 {
-                return Err(inconsistent(format!("leaf {} is missing", hashes.len())));
+            let expected = to_i64(from + hashes.len() as u64);
+            if seq != expected {
+                return Err(inconsistent(format!("leaf {expected} is missing")));
             }
             let hash: Hash = bytes
                 .try_into()
                 .map_err(|_| inconsistent(format!("leaf {seq} does not hold a 32-byte hash")))?;
             hashes.push(hash);
         }
-        if hashes.len() as u64 != size {
-            return Err(inconsistent(format!("the log holds {} of {size} leaves", hashes.len())));
+        let wanted = to.saturating_sub(from);
+        if hashes.len() as u64 != wanted {
+            let held = hashes.len();
+            return Err(inconsistent(format!("the log holds {held} of leaves {from}..{to}")));
         }
         Ok(hashes)
+    }
+
+    /// The compact range stored with a checkpoint of tree size `size` (the empty range for 0).
+    pub(crate) async fn range_at(&self, size: u64) -> Result<CompactRange, StoreError> {
+        if size == 0 {
+            return Ok(CompactRange::new());
+        }
+        let frontier: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT frontier FROM checkpoints WHERE tree_size = ?1 ORDER BY id LIMIT 1",
+        )
+        .bind(to_i64(size))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sql("read a checkpoint's compact range"))?;
+        let frontier =
+            frontier.ok_or_else(|| inconsistent(format!("no checkpoint of tree size {size}")))?;
+        CompactRange::from_bytes(size, &frontier)
+            .map_err(|e| inconsistent(format!("checkpoint {size} has a bad compact range: {e}")))
     }
 
     /// The tree heads published with status documents before tree size `before`, newest
