@@ -82,7 +82,7 @@ pub(crate) async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .context("is another beweis daemon or collection running?")?;
     let (store, key) = state.open_writer().await?;
     let runner = Arc::new(Runner::new(Arc::new(options.config), store, key));
-    let _delivery = start_webhooks(&runner);
+    let _delivery = start_webhooks(&runner).await;
     publish(&runner).await;
     let listener = bind_socket(&state)?;
     let tracker = TaskTracker::new();
@@ -245,25 +245,19 @@ fn spawn_run(runner: &Arc<Runner>, tracker: &TaskTracker, name: &str, trigger: T
     });
 }
 
-/// Starts webhook delivery when `[agent] webhooks` lists any; the task ends with the runner.
-fn start_webhooks(runner: &Runner) -> Option<tokio::task::JoinHandle<()>> {
-    use crate::feed::webhook::{Notifier, Webhook};
-    let urls = runner.config().agent.webhooks.clone();
-    if urls.is_empty() {
-        return None;
-    }
-    let hooks = urls
-        .into_iter()
-        .map(|url| Webhook {
-            url,
-            max_attempts: 6,
-            first_backoff: Duration::from_secs(1),
-            timeout: Duration::from_secs(10),
-        })
-        .collect();
-    let (notifier, task) = Notifier::start(hooks);
+/// Starts webhook delivery (to the hooks of `[agent] webhooks`, replaced on each reload) and
+/// queues again what a previous daemon claimed but did not finish; the task ends with the
+/// runner.
+async fn start_webhooks(runner: &Runner) -> tokio::task::JoinHandle<()> {
+    use crate::feed::webhook::Notifier;
+    let (notifier, task) = Notifier::start(Vec::new(), Some(runner.store().clone()));
     runner.set_notifier(notifier);
-    Some(task)
+    match runner.requeue_unfinished_notices().await {
+        Ok(0) => {}
+        Ok(count) => info!(count, "Webhook events queued again after a restart."),
+        Err(e) => error!(error = format!("{e:#}"), "Unfinished webhook events unreadable."),
+    }
+    task
 }
 
 /// Publishes the feed after a run; a failure is logged, collection goes on.

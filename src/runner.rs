@@ -82,6 +82,9 @@ impl Runner {
 
     /// Replaces the configuration (SIGHUP); runs in progress finish with the old one.
     pub(crate) fn replace_config(&self, config: Arc<Config>) {
+        if let Some(notifier) = self.notifier.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            notifier.set_hooks(webhooks_of(&config));
+        }
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
 
@@ -246,13 +249,16 @@ impl Runner {
         Ok(())
     }
 
-    /// Sends status transitions to webhooks from now on (the daemon's notifier).
+    /// Sends webhook events from now on (the daemon's notifier), to the hooks configured now
+    /// and after each reload.
     pub(crate) fn set_notifier(&self, notifier: crate::feed::webhook::Notifier) {
+        notifier.set_hooks(webhooks_of(&self.config()));
         *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(notifier);
     }
 
     /// Re-evaluates every control from the latest evidence, stores what changed, and queues a
-    /// webhook event per status transition (never waiting for delivery).
+    /// webhook event per status transition and per evidence about to expire (never waiting
+    /// for delivery).
     pub(crate) async fn refresh_controls(&self) -> anyhow::Result<Vec<ControlState>> {
         let config = self.config();
         let now = Utc::now();
@@ -266,35 +272,82 @@ impl Runner {
             .collect();
         let changes: Vec<ControlChange> = states.iter().map(control_change).collect();
         self.store.record_control_changes(&changes, now).await?;
-        self.notify_transitions(&previous, &states, now);
+        let notices = self.notices(&previous, &states, config.agent.webhook_expiry_lead, now);
+        self.queue_notices(notices, now).await?;
         Ok(states)
     }
 
-    fn notify_transitions(
+    /// The webhook events of one evaluation; none when no hook is configured.
+    fn notices(
         &self,
         previous: &HashMap<String, String>,
         states: &[ControlState],
+        lead: chrono::Duration,
         at: DateTime<Utc>,
-    ) {
-        let notifier = self.notifier.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(notifier) = notifier.as_ref() else { return };
+    ) -> Vec<crate::feed::webhook::Notice> {
+        use crate::feed::webhook::{Expiring, ExpiringEvent, Notice, TransitionEvent};
+        if !self.notifier().is_some_and(|n| n.has_hooks()) {
+            return Vec::new();
+        }
         let key_id = crate::keys::fingerprint(&self.key.verifying_key());
+        let mut notices = Vec::new();
         for state in states {
             let before = previous.get(&state.control).map(String::as_str);
             let after = state.status.as_str();
-            if before == Some(after) {
-                continue;
+            if before != Some(after) {
+                let event = TransitionEvent::new(&key_id, &state.control, before, after, at);
+                notices.push(Notice::from(&event));
             }
-            let event = crate::feed::webhook::TransitionEvent::new(
-                &key_id,
-                &state.control,
-                before,
-                after,
-                at,
-            );
-            notifier.notify(event);
+            let Some(evidence) = &state.evidence else { continue };
+            let Some(expires_at) = evidence.expires_at.filter(|t| *t > at && *t - lead <= at)
+            else {
+                continue;
+            };
+            let what = Expiring {
+                control: &state.control,
+                evidence_digest: &evidence.digest,
+                status: after,
+                expires_at,
+            };
+            notices.push(Notice::from(&ExpiringEvent::new(&key_id, &what, at)));
         }
+        notices
     }
+
+    /// Claims each event in the store's outbox and queues the ones not claimed before.
+    async fn queue_notices(
+        &self,
+        notices: Vec<crate::feed::webhook::Notice>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let Some(notifier) = self.notifier() else { return Ok(()) };
+        for notice in notices {
+            if self.store.claim_notice(&notice.key, &notice.body, at).await? {
+                notifier.notify(notice);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues again the events claimed before a restart but never finished.
+    pub(crate) async fn requeue_unfinished_notices(&self) -> anyhow::Result<usize> {
+        let Some(notifier) = self.notifier() else { return Ok(0) };
+        let unfinished = self.store.unfinished_notices().await?;
+        let count = unfinished.len();
+        for (key, body) in unfinished {
+            notifier.notify(crate::feed::webhook::Notice { key, body });
+        }
+        Ok(count)
+    }
+
+    fn notifier(&self) -> Option<crate::feed::webhook::Notifier> {
+        self.notifier.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The configured webhooks with the daemon's delivery policy.
+fn webhooks_of(config: &Config) -> Vec<crate::feed::webhook::Webhook> {
+    config.agent.webhooks.iter().cloned().map(crate::feed::webhook::Webhook::standard).collect()
 }
 
 /// The time a collector may use: most of the run's timeout, so that it can still report which

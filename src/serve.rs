@@ -235,10 +235,43 @@ async fn respond(path: &str, shared: &Shared) -> Response {
         "/badge.svg" => file(files::BADGE, "image/svg+xml"),
         "/healthz" => return healthz(dir),
         "/metrics" => return metrics(shared).await,
-        _ => return Response::text(404, "not found\n"),
+        _ => match archived(path) {
+            Some((relative, content_type)) => {
+                return send_file(&dir.join(relative), content_type).await
+            }
+            None => return Response::text(404, "not found\n"),
+        },
     };
-    match read_file(&dir.join(served.0)).await {
-        Some(body) => Response { status: 200, content_type: served.1, body, allow: false },
+    send_file(&dir.join(served.0), served.1).await
+}
+
+/// A file of one generation (`/gen/<size>/<name>`) or a chain link (`/chain/<size>.json`):
+/// the names an HTTP reader uses to fetch one consistent set. Only digits and the set's own
+/// names are accepted, so no request can leave the feed directory.
+fn archived(path: &str) -> Option<(PathBuf, &'static str)> {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if let Some(link) = path.strip_prefix("/chain/").and_then(|p| p.strip_suffix(".json")) {
+        return digits(link).then(|| (Path::new(files::CHAIN).join(format!("{link}.json")), JSON));
+    }
+    let (size, name) = path.strip_prefix("/gen/")?.split_once('/')?;
+    let name = files::SET.into_iter().find(|n| *n == name).filter(|_| digits(size))?;
+    Some((Path::new(files::GENERATIONS).join(size).join(name), content_type(name)))
+}
+
+const JSON: &str = "application/json";
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => JSON,
+        Some("svg") => "image/svg+xml",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+async fn send_file(path: &Path, content_type: &'static str) -> Response {
+    match read_file(path).await {
+        Some(body) => Response { status: 200, content_type, body, allow: false },
         None => Response::text(404, "not published yet\n"),
     }
 }
@@ -520,6 +553,15 @@ mod tests {
         assert!(post.starts_with("HTTP/1.1 405 ") && post.contains("Allow: GET, HEAD\r\n"));
         assert!(get(address, "/../evidence.db").await.starts_with("HTTP/1.1 404 "));
         assert!(get(address, "/feed.salt").await.starts_with("HTTP/1.1 404 "));
+        let checkpoint = get(address, "/checkpoint").await;
+        let size = checkpoint.split("\r\n\r\n").nth(1).and_then(|b| b.lines().nth(2));
+        let size = size.expect("tree size line");
+        let generation = get(address, &format!("/gen/{size}/status.json")).await;
+        assert_eq!(generation.split("\r\n\r\n").nth(1), Some(on_disk.as_str()));
+        for bad in [format!("/gen/{size}/../../evidence.db"), "/gen/x/status.json".into()] {
+            assert!(get(address, &bad).await.starts_with("HTTP/1.1 404 "), "{bad}");
+        }
+        assert!(get(address, "/chain/..%2f.json").await.starts_with("HTTP/1.1 404 "));
         let huge = format!("GET / HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(10_000));
         assert!(raw(address, huge.as_bytes()).await.starts_with("HTTP/1.1 431 "));
         let metrics = get(address, "/metrics").await;

@@ -53,6 +53,9 @@ pub(crate) struct Agent {
     pub(crate) publish_dir: Option<PathBuf>,
     /// Where status transitions are POSTed (`webhooks`); none when empty.
     pub(crate) webhooks: Vec<reqwest::Url>,
+    /// How long before evidence expires a webhook event says so (`webhook_expiry_lead_hours`,
+    /// default 24).
+    pub(crate) webhook_expiry_lead: chrono::Duration,
     /// How many runs may execute at once (`max_concurrent_runs`, default 4).
     pub(crate) max_concurrent_runs: usize,
     /// Byte budget per read (`max_read_bytes`, default 16 MiB).

@@ -100,6 +100,8 @@ const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 const DEFAULT_MAX_CONCURRENT_RUNS: u64 = 4;
 const DEFAULT_MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
+/// Hours before evidence expires that a webhook event announces it.
+const DEFAULT_EXPIRY_LEAD_HOURS: u64 = 24;
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 const MAX_SPLAY_SECS: u64 = 24 * 60 * 60;
@@ -142,6 +144,7 @@ struct AgentConfig {
     publish_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
     webhooks: Vec<Spanned<String>>,
+    webhook_expiry_lead_hours: Option<Spanned<u64>>,
     max_concurrent_runs: Option<Spanned<u64>>,
     max_read_bytes: Option<Spanned<u64>>,
 }
@@ -489,10 +492,14 @@ impl Parser<'_> {
         );
         let bytes =
             self.bounded(raw.max_read_bytes, DEFAULT_MAX_READ_BYTES, u64::MAX, "max_read_bytes");
+        let lead = raw.webhook_expiry_lead_hours;
+        let lead =
+            self.bounded(lead, DEFAULT_EXPIRY_LEAD_HOURS, 24 * 366, "webhook_expiry_lead_hours");
         Agent {
             state_dir,
             publish_dir,
             webhooks,
+            webhook_expiry_lead: chrono::Duration::hours(i64::try_from(lead).unwrap_or(24)),
             max_concurrent_runs: usize::try_from(runs).unwrap_or(1024),
             max_read_bytes: bytes,
         }

@@ -1,15 +1,19 @@
-//! Webhooks: status transitions POSTed as JSON, with retries, backoff and an idempotency key.
+//! Webhooks: status transitions and evidence about to expire, POSTed as JSON, with retries,
+//! backoff and an idempotency key.
 //!
 //! A [`Notifier`] takes events without waiting (a bounded queue; when it is full the event is
-//! dropped with a warning), and one background task delivers them in order to every configured
-//! hook. Each delivery is retried on connection errors, timeouts, 408, 429 and 5xx, with
-//! exponential backoff, up to a fixed number of attempts; other 4xx answers end it at once.
-//! Every attempt of one event carries the same `Idempotency-Key` header (also in the body),
-//! so a receiver can drop the duplicates a retry after a lost answer produces. The payload is
-//! allow-listed like the feed: control id, status words, time; never reasons or evidence.
-//! Neighbours: the daemon hands transitions over (`store::Transition`); nothing here blocks
-//! collection.
+//! dropped with a warning), and one background task delivers them in order to every hook
+//! configured at that moment (the list is replaced on reload). Each delivery is retried on
+//! connection errors, timeouts, 408, 429 and 5xx, with exponential backoff, up to a fixed number
+//! of attempts; other 4xx answers end it at once. Every attempt of one event carries the same
+//! `Idempotency-Key` header (also in the body), so a receiver can drop the duplicates a retry
+//! after a lost answer produces. The caller claims each event in the store's outbox before
+//! queueing it, so the same event is never queued twice, across re-evaluations and restarts;
+//! the task marks it finished after every hook was tried. The payload is allow-listed like the
+//! feed: control id, status words, times; never reasons or evidence. Neighbours: the runner
+//! builds and claims events, the daemon starts the task; nothing here blocks collection.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,6 +21,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::warn;
+
+use crate::store::Store;
 
 /// Events queued at most before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -31,6 +37,18 @@ pub(crate) struct Webhook {
     pub(crate) first_backoff: Duration,
     /// The timeout of one attempt.
     pub(crate) timeout: Duration,
+}
+
+impl Webhook {
+    /// The daemon's delivery policy for `url`: 6 attempts from 1 s backoff, 10 s each.
+    pub(crate) fn standard(url: reqwest::Url) -> Webhook {
+        Webhook {
+            url,
+            max_attempts: 6,
+            first_backoff: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A status transition as published to webhooks, version 1.
@@ -56,20 +74,89 @@ impl TransitionEvent {
         at: DateTime<Utc>,
     ) -> TransitionEvent {
         let at = at.to_rfc3339_opts(SecondsFormat::Nanos, true);
-        let mut hasher = Sha256::new();
-        for part in [key_id, control, from.unwrap_or(""), to, &at] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
         TransitionEvent {
             schema: "beweis-transition",
             version: 1,
-            idempotency_key: hex::encode(hasher.finalize()),
+            idempotency_key: key_of(&[key_id, control, from.unwrap_or(""), to, &at]),
             control: control.to_owned(),
             from: from.map(str::to_owned),
             to: to.to_owned(),
             at,
         }
+    }
+}
+
+/// Evidence of a control that expires soon, version 1: sent once per control, evidence and
+/// expiry time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ExpiringEvent {
+    pub(crate) schema: &'static str,
+    pub(crate) version: u32,
+    /// SHA-256 of key id, control, evidence digest and expiry time: the same evidence
+    /// expiring at the same time always has the same key, and the digest stays private.
+    pub(crate) idempotency_key: String,
+    pub(crate) control: String,
+    /// The control's status word when the event was made.
+    pub(crate) status: String,
+    pub(crate) expires_at: String,
+    pub(crate) at: String,
+}
+
+/// What an [`ExpiringEvent`] is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiring<'a> {
+    pub(crate) control: &'a str,
+    /// The internal digest of the evidence (never sent, only hashed into the key).
+    pub(crate) evidence_digest: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl ExpiringEvent {
+    /// The event for `what`, on the host with key id `key_id`, made at `at`.
+    pub(crate) fn new(key_id: &str, what: &Expiring<'_>, at: DateTime<Utc>) -> ExpiringEvent {
+        let expires_at = what.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let parts = [key_id, "expiring", what.control, what.evidence_digest, &expires_at];
+        ExpiringEvent {
+            schema: "beweis-expiring",
+            version: 1,
+            idempotency_key: key_of(&parts),
+            control: what.control.to_owned(),
+            status: what.status.to_owned(),
+            expires_at,
+            at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// SHA-256 (hex) over the parts, each followed by a NUL byte.
+fn key_of(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// One event as queued, stored in the outbox and sent: its key and exact JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Notice {
+    pub(crate) key: String,
+    pub(crate) body: Vec<u8>,
+}
+
+impl From<&TransitionEvent> for Notice {
+    fn from(event: &TransitionEvent) -> Notice {
+        let body = serde_json::to_vec(event).expect("an event has string keys");
+        Notice { key: event.idempotency_key.clone(), body }
+    }
+}
+
+impl From<&ExpiringEvent> for Notice {
+    fn from(event: &ExpiringEvent) -> Notice {
+        let body = serde_json::to_vec(event).expect("an event has string keys");
+        Notice { key: event.idempotency_key.clone(), body }
     }
 }
 
@@ -82,20 +169,20 @@ pub(crate) enum DeliveryError {
     GaveUp { url: String, key: String, attempts: u32, last: String },
 }
 
-/// Delivers `event` to `hook`, retrying; returns the number of attempts made.
+/// Delivers `notice` to `hook`, retrying; returns the number of attempts made.
 pub(crate) async fn deliver(
     client: &reqwest::Client,
     hook: &Webhook,
-    event: &TransitionEvent,
+    notice: &Notice,
 ) -> Result<u32, DeliveryError> {
     let url = scrubbed(&hook.url);
     let mut backoff = hook.first_backoff;
     let mut last = String::new();
     for attempt in 1..=hook.max_attempts.max(1) {
-        match attempt_once(client, hook, event).await {
+        match attempt_once(client, hook, notice).await {
             Ok(()) => return Ok(attempt),
             Err(Attempt::Permanent(status)) => {
-                let key = event.idempotency_key.clone();
+                let key = notice.key.clone();
                 return Err(DeliveryError::Refused { url, key, status });
             }
             Err(Attempt::Retry(why)) => last = why,
@@ -105,7 +192,7 @@ pub(crate) async fn deliver(
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
     }
-    let key = event.idempotency_key.clone();
+    let key = notice.key.clone();
     Err(DeliveryError::GaveUp { url, key, attempts: hook.max_attempts.max(1), last })
 }
 
@@ -117,14 +204,14 @@ enum Attempt {
 async fn attempt_once(
     client: &reqwest::Client,
     hook: &Webhook,
-    event: &TransitionEvent,
+    notice: &Notice,
 ) -> Result<(), Attempt> {
     let response = client
         .post(hook.url.clone())
         .timeout(hook.timeout)
-        .header("Idempotency-Key", &event.idempotency_key)
+        .header("Idempotency-Key", &notice.key)
         .header("Content-Type", "application/json")
-        .body(serde_json::to_vec(event).expect("an event has string keys"))
+        .body(notice.body.clone())
         .send()
         .await
         .map_err(|e| {
@@ -151,38 +238,61 @@ fn scrubbed(url: &reqwest::Url) -> String {
     shown.to_string()
 }
 
-/// The queue in front of the delivery task.
+/// The queue in front of the delivery task, and the hook list it delivers to.
 #[derive(Debug, Clone)]
 pub(crate) struct Notifier {
-    sender: mpsc::Sender<TransitionEvent>,
+    sender: mpsc::Sender<Notice>,
+    hooks: Arc<RwLock<Vec<Webhook>>>,
 }
 
 impl Notifier {
     /// Starts the delivery task for `hooks`; it ends when every `Notifier` clone is dropped.
-    pub(crate) fn start(hooks: Vec<Webhook>) -> (Notifier, tokio::task::JoinHandle<()>) {
-        let (sender, mut receiver) = mpsc::channel::<TransitionEvent>(QUEUE);
+    /// With an `outbox`, each event is marked finished there once every hook was tried.
+    pub(crate) fn start(
+        hooks: Vec<Webhook>,
+        outbox: Option<Store>,
+    ) -> (Notifier, tokio::task::JoinHandle<()>) {
+        let (sender, mut receiver) = mpsc::channel::<Notice>(QUEUE);
+        let hooks = Arc::new(RwLock::new(hooks));
+        let current = Arc::clone(&hooks);
         let task = tokio::spawn(async move {
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default();
-            while let Some(event) = receiver.recv().await {
+            while let Some(notice) = receiver.recv().await {
+                let hooks = current.read().unwrap_or_else(|e| e.into_inner()).clone();
                 for hook in &hooks {
-                    if let Err(e) = deliver(&client, hook, &event).await {
+                    if let Err(e) = deliver(&client, hook, &notice).await {
                         warn!(error = %e, "Webhook delivery failed.");
+                    }
+                }
+                if let Some(store) = &outbox {
+                    if let Err(e) = store.finish_notice(&notice.key, Utc::now()).await {
+                        warn!(error = %e, "Webhook event could not be marked finished.");
                     }
                 }
             }
         });
-        (Notifier { sender }, task)
+        (Notifier { sender, hooks }, task)
     }
 
-    /// Queues `event` without waiting; `false` when the queue is full and it was dropped.
-    pub(crate) fn notify(&self, event: TransitionEvent) -> bool {
-        match self.sender.try_send(event) {
+    /// Replaces the hooks (a reload); events already queued go to the new list.
+    pub(crate) fn set_hooks(&self, hooks: Vec<Webhook>) {
+        *self.hooks.write().unwrap_or_else(|e| e.into_inner()) = hooks;
+    }
+
+    /// Whether any hook is configured (events are neither claimed nor queued otherwise).
+    pub(crate) fn has_hooks(&self) -> bool {
+        !self.hooks.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    /// Queues `notice` without waiting; `false` when the queue is full and it was dropped.
+    pub(crate) fn notify(&self, notice: Notice) -> bool {
+        match self.sender.try_send(notice) {
             Ok(()) => true,
             Err(_) => {
-                warn!("Webhook queue full, a transition was dropped.");
+                warn!("Webhook queue full, an event was dropped.");
                 false
             }
         }
@@ -301,9 +411,9 @@ mod tests {
     #[tokio::test]
     async fn a_receiver_failing_twice_gets_each_transition_exactly_once() {
         let (url, seen) = receiver(2).await;
-        let (notifier, task) = Notifier::start(vec![hook(url)]);
+        let (notifier, task) = Notifier::start(vec![hook(url)], None);
         for event in events() {
-            assert!(notifier.notify(event));
+            assert!(notifier.notify(Notice::from(&event)));
         }
         drop(notifier);
         tokio::time::timeout(Duration::from_secs(30), task)
@@ -329,12 +439,109 @@ mod tests {
         let client = reqwest::Client::new();
         let mut short = hook(url);
         short.max_attempts = 3;
-        let error = deliver(&client, &short, &events()[0]).await.expect_err("always 503");
+        let error =
+            deliver(&client, &short, &Notice::from(&events()[0])).await.expect_err("always 503");
         assert!(matches!(error, DeliveryError::GaveUp { attempts: 3, .. }), "{error}");
         assert_eq!(seen.lock().expect("lock").requests.len(), 3);
         let closed: reqwest::Url = "http://user:pw@127.0.0.1:1/x?token=t".parse().expect("url");
-        let error = deliver(&client, &hook(closed), &events()[0]).await.expect_err("closed port");
+        let error = deliver(&client, &hook(closed), &Notice::from(&events()[0]))
+            .await
+            .expect_err("closed port");
         let message = error.to_string();
         assert!(message.contains("http://127.0.0.1:1/x ") && !message.contains("pw"), "{message}");
+    }
+
+    /// Polls until the receiver accepted `count` events, or 30 s passed.
+    async fn wait_for(seen: &Arc<Mutex<Received>>, count: usize) {
+        for _ in 0..300 {
+            if seen.lock().expect("lock").accepted.len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn expiring_controls(seen: &Received) -> Vec<String> {
+        let bodies = seen.bodies.iter().filter(|b| b["schema"] == "beweis-expiring");
+        let mut controls: Vec<String> =
+            bodies.map(|b| b["control"].as_str().unwrap_or_default().to_owned()).collect();
+        controls.sort();
+        controls
+    }
+
+    #[tokio::test]
+    async fn evidence_about_to_expire_is_announced_once_across_reevaluations_and_restarts() {
+        use crate::runner::Runner;
+        let host = crate::feed::tests::Host::rich(31).await;
+        host.collect().await;
+        let (url, seen) = receiver(2).await;
+        let mut config = host.config.clone();
+        config.agent.webhook_expiry_lead = chrono::Duration::hours(72);
+        // The daemon starts without hooks; the reload brings the receiver in.
+        let runner = Runner::new(Arc::new(config.clone()), host.store.clone(), host.key.clone());
+        let (notifier, _task) = Notifier::start(Vec::new(), Some(host.store.clone()));
+        runner.set_notifier(notifier);
+        runner.refresh_controls().await.expect("evaluated without hooks");
+        assert!(seen.lock().expect("lock").requests.is_empty(), "no hook, nothing sent");
+        config.agent.webhooks = vec![url];
+        runner.replace_config(Arc::new(config.clone()));
+        let states = runner.refresh_controls().await.expect("evaluated");
+        let now = Utc::now();
+        let mut expected: Vec<String> = states
+            .iter()
+            .filter(|s| {
+                let expires = s.evidence.as_ref().and_then(|e| e.expires_at);
+                expires.is_some_and(|t| t > now && t - chrono::Duration::hours(72) <= now)
+            })
+            .map(|s| s.control.clone())
+            .collect();
+        expected.sort();
+        assert!(expected.contains(&"ID.AM-1".to_owned()), "{expected:?}");
+        assert!(!expected.contains(&"PR.AC-1".to_owned()), "attested until 2099");
+        wait_for(&seen, expected.len()).await;
+        runner.refresh_controls().await.expect("evaluated again");
+        drop(runner);
+        // A restarted daemon: a new runner and notifier over the same store.
+        let runner = Runner::new(Arc::new(config), host.store.clone(), host.key.clone());
+        let (notifier, _task) = Notifier::start(Vec::new(), Some(host.store.clone()));
+        runner.set_notifier(notifier);
+        assert_eq!(runner.requeue_unfinished_notices().await.expect("outbox"), 0);
+        runner.refresh_controls().await.expect("evaluated after the restart");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let received = seen.lock().expect("lock");
+        assert_eq!(expiring_controls(&received), expected, "each expiring evidence once");
+        assert_eq!(received.requests.len(), received.accepted.len() + 2, "two refusals");
+        let keys: HashSet<&String> = received.accepted.iter().collect();
+        assert_eq!(keys.len(), received.accepted.len(), "no event accepted twice");
+        let first = received.bodies.iter().find(|b| b["schema"] == "beweis-expiring");
+        let keys = first.and_then(|b| b.as_object()).map(|o| o.len());
+        assert_eq!(keys, Some(7), "{:?}", received.bodies);
+    }
+
+    #[tokio::test]
+    async fn an_event_claimed_before_a_restart_is_delivered_after_it() {
+        let host = crate::feed::tests::Host::new(32).await;
+        let event = &events()[0];
+        let notice = Notice::from(event);
+        let at = Utc::now();
+        assert!(host.store.claim_notice(&notice.key, &notice.body, at).await.expect("claim"));
+        assert!(!host.store.claim_notice(&notice.key, &notice.body, at).await.expect("again"));
+        let (url, seen) = receiver(0).await;
+        let mut config = host.config.clone();
+        config.agent.webhooks = vec![url];
+        let runner =
+            crate::runner::Runner::new(Arc::new(config), host.store.clone(), host.key.clone());
+        let (notifier, _task) = Notifier::start(Vec::new(), Some(host.store.clone()));
+        runner.set_notifier(notifier);
+        assert_eq!(runner.requeue_unfinished_notices().await.expect("outbox"), 1);
+        wait_for(&seen, 1).await;
+        assert_eq!(seen.lock().expect("lock").accepted, vec![event.idempotency_key.clone()]);
+        for _ in 0..50 {
+            if host.store.unfinished_notices().await.expect("outbox").is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the delivered event stays unfinished");
     }
 }

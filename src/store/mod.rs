@@ -19,6 +19,7 @@
 mod controls;
 mod feed;
 mod log;
+mod notices;
 mod read;
 mod rows;
 mod verify;
