@@ -82,6 +82,9 @@ pub(crate) struct Check {
     /// Evidence older than this is stale (`max_age_hours`).
     pub(crate) max_age: chrono::Duration,
     pub(crate) controls: Vec<ControlId>,
+    /// JSON pointers into the evidence facts whose values the public feed may show beside
+    /// the check's controls (`public_facts`); nothing of the evidence is published otherwise.
+    pub(crate) public_facts: Vec<String>,
 }
 
 /// A statement by a named person (`[[attestation]]`).

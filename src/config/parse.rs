@@ -190,6 +190,8 @@ struct CheckConfig {
     params: Option<IgnoredAny>,
     max_age_hours: Spanned<u64>,
     controls: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    public_facts: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -855,6 +857,7 @@ impl Parser<'_> {
         let instance_ok = self.check_instance(&entry.item, raw, index);
         let max_age = self.max_age(&raw.max_age_hours);
         let controls = self.proven_controls(&raw.controls, rules);
+        let public_facts = self.public_facts(&raw.public_facts);
         if !instance_ok {
             return None;
         }
@@ -864,7 +867,27 @@ impl Parser<'_> {
             judgement: judgement?,
             max_age: max_age?,
             controls: controls?,
+            public_facts: public_facts?,
         })
+    }
+
+    /// `public_facts`: distinct RFC 6901 JSON pointers into the facts, none of them the whole
+    /// document (which would publish raw evidence).
+    fn public_facts(&mut self, pointers: &[Spanned<String>]) -> Option<Vec<String>> {
+        let mut valid = Vec::new();
+        let mut ok = true;
+        for pointer in pointers {
+            let text = pointer.get_ref();
+            let problem = pointer_problem(text)
+                .or_else(|| valid.contains(text).then(|| format!("{text:?} is listed twice")));
+            if let Some(problem) = problem {
+                self.error(Some(pointer.span()), format!("public_facts: {problem}"));
+                ok = false;
+            } else {
+                valid.push(text.clone());
+            }
+        }
+        ok.then_some(valid)
     }
 
     /// Deserializes the check's `judgement` and `params` keys into a [`Judgement`]. Judgements
@@ -1163,6 +1186,29 @@ fn judgement_value_problem(judgement: &Judgement) -> Option<(&'static str, Strin
         }
         _ => None,
     }
+}
+
+/// Why `text` is not a JSON pointer to a part of the facts, if it is not.
+fn pointer_problem(text: &str) -> Option<String> {
+    if text.is_empty() || text == "/" {
+        return Some("a pointer must name a field, not the whole evidence".into());
+    }
+    if !text.starts_with('/') {
+        return Some(format!("{text:?} is not a JSON pointer (it must start with /)"));
+    }
+    if text.len() > 256 {
+        return Some("a pointer is at most 256 characters".into());
+    }
+    let bad_escape = text
+        .match_indices('~')
+        .any(|(i, _)| !matches!(text.as_bytes().get(i + 1), Some(b'0' | b'1')));
+    if bad_escape {
+        return Some(format!("{text:?} has a ~ not followed by 0 or 1"));
+    }
+    if text.split('/').skip(1).any(str::is_empty) {
+        return Some(format!("{text:?} has an empty segment"));
+    }
+    None
 }
 
 fn is_sha256_hex(text: &str) -> bool {

@@ -2,8 +2,9 @@
 //!
 //! Every field of [`StatusDocument`] is copied here, one by one, from a value that is safe to
 //! publish: status words, evidence kinds, times, counts, and the evidence digest salted with the
-//! host's feed salt. Nothing else of a [`ControlState`] (reason, checks, observation ids) is
-//! read. Pure: the caller passes the time and the salt.
+//! host's feed salt, and the fact values the profile marks public, which the caller gathers
+//! (see [`gather_public_facts`]). Nothing else of a [`ControlState`] (reason, checks,
+//! observation ids) is read. Pure: the caller passes the time and the salt.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,7 +28,12 @@ pub(crate) struct Inputs<'a> {
     pub(crate) head: Option<&'a Checkpoint>,
     pub(crate) salt: &'a [u8],
     pub(crate) now: DateTime<Utc>,
+    /// Per control, the values of the facts its checks mark public (see [`PublicFacts`]).
+    pub(crate) public_facts: &'a HashMap<String, PublicFacts>,
 }
+
+/// JSON pointer → the values found at it, in observation order.
+pub(crate) type PublicFacts = BTreeMap<String, Vec<serde_json::Value>>;
 
 /// Builds the public document.
 pub(crate) fn build_document(inputs: &Inputs<'_>) -> StatusDocument {
@@ -106,6 +112,7 @@ fn public_control(state: &ControlState, inputs: &Inputs<'_>) -> PublicControl {
         expires_at: evidence.and_then(|e| e.expires_at),
         since: inputs.since.get(&state.control).copied(),
         salted_digest: evidence.map(|e| salted(inputs.salt, &e.digest)),
+        public_facts: inputs.public_facts.get(&state.control).cloned().unwrap_or_default(),
     }
 }
 
@@ -123,4 +130,45 @@ pub(crate) fn salted(salt: &[u8], digest: &str) -> String {
     hasher.update(salt);
     hasher.update(digest.as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// The values of every fact a check marks public, per control, from the observations each
+/// check judged (`facts` reads one observation's facts, `None` when retention dropped them).
+pub(crate) fn gather_public_facts(
+    config: &Config,
+    states: &[ControlState],
+    facts: &HashMap<i64, serde_json::Value>,
+) -> HashMap<String, PublicFacts> {
+    let mut out: HashMap<String, PublicFacts> = HashMap::new();
+    for state in states {
+        for result in &state.checks {
+            let Some(check) = config.checks.iter().find(|c| c.name == result.check) else {
+                continue;
+            };
+            let Some(evidence) = result.evidence.as_ref() else { continue };
+            for pointer in &check.public_facts {
+                let values = evidence
+                    .observation_ids
+                    .iter()
+                    .filter_map(|id| facts.get(id)?.pointer(pointer).cloned());
+                let entry = out.entry(state.control.clone()).or_default();
+                entry.entry(pointer.clone()).or_default().extend(values);
+            }
+        }
+    }
+    out
+}
+
+/// The observations whose facts [`gather_public_facts`] needs.
+pub(crate) fn public_fact_sources(config: &Config, states: &[ControlState]) -> Vec<i64> {
+    let mut ids: Vec<i64> = states
+        .iter()
+        .flat_map(|s| s.checks.iter())
+        .filter(|r| config.checks.iter().any(|c| c.name == r.check && !c.public_facts.is_empty()))
+        .filter_map(|r| r.evidence.as_ref())
+        .flat_map(|e| e.observation_ids.iter().copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }

@@ -128,8 +128,16 @@ pub(crate) async fn publish(
         .map_err(|e| FeedError::Evaluate(format!("{e:#}")))?;
     let since = since_of(store, &states).await?;
     let head = store.latest_checkpoint().await?;
-    let inputs =
-        build::Inputs { config, states: &states, since: &since, head: head.as_ref(), salt, now };
+    let public_facts = public_facts(config, store, &states).await?;
+    let inputs = build::Inputs {
+        config,
+        states: &states,
+        since: &since,
+        head: head.as_ref(),
+        salt,
+        now,
+        public_facts: &public_facts,
+    };
     let document = build_document(&inputs);
     let bytes = to_json(&document, "status document")?;
     let receipt = store.record_status(&bytes, key).await?;
@@ -286,6 +294,22 @@ pub(crate) async fn export_oscal(
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("assessment-results.json");
     write_atomically(dir, name, &bytes)
+}
+
+/// The fact values the profile marks public, per control (reads only the observations of
+/// checks that mark any).
+async fn public_facts(
+    config: &Config,
+    store: &Store,
+    states: &[crate::controls::ControlState],
+) -> Result<HashMap<String, build::PublicFacts>, FeedError> {
+    let mut facts = HashMap::new();
+    for id in build::public_fact_sources(config, states) {
+        if let Some(value) = store.observation(id).await?.and_then(|d| d.facts) {
+            facts.insert(id, value);
+        }
+    }
+    Ok(build::gather_public_facts(config, states, &facts))
 }
 
 /// `since` per control, for controls whose stored status matches the evaluated one.

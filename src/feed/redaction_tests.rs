@@ -194,7 +194,7 @@ async fn get(address: std::net::SocketAddr, path: &str) -> String {
 }
 
 /// Every file of the feed directory, as text.
-fn feed_text(dir: &Path) -> String {
+pub(crate) fn feed_text(dir: &Path) -> String {
     let mut all = String::new();
     for entry in std::fs::read_dir(dir).expect("feed directory") {
         let path = entry.expect("entry").path();

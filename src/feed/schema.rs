@@ -3,7 +3,8 @@
 //! These are the feed's own types, allow-listed field by field and documented in
 //! `schema/status-v1.json`; no internal struct is serialized into the feed. A status document
 //! carries status words, evidence kinds, times, salted digests and counts, and never reasons,
-//! subjects, paths, host names, addresses, commands or software versions of the host. Changing
+//! subjects, paths, host names, addresses, commands or software versions of the host; the only
+//! evidence in it is the facts a check of the profile marks public (`public_facts`). Changing
 //! a field here is a schema change: bump [`SCHEMA_VERSION`] and add a new schema file.
 //! Neighbours: `build` fills these from evaluated states, `html` renders them, `verify_feed`
 //! reads them back.
@@ -136,6 +137,10 @@ pub(crate) struct PublicControl {
     pub(crate) since: Option<DateTime<Utc>>,
     /// SHA-256 (hex) over the host's feed salt and the evidence digest.
     pub(crate) salted_digest: Option<String>,
+    /// Evidence facts the profile marks public: JSON pointer → the value in each observation
+    /// that has it. Only pointers a check lists in `public_facts`; omitted when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) public_facts: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
 /// `proof.json`: how `status.json` is tied to the signed checkpoint.

@@ -655,3 +655,60 @@ fn a_reader_never_sees_a_mixed_set() {
     let generations = std::fs::read_dir(host.feed().join("gen")).expect("gen").count();
     assert_eq!(generations, super::GENERATIONS_KEPT);
 }
+
+#[tokio::test]
+async fn a_fact_marked_public_is_published_and_no_other_is() {
+    let mut host = Host::rich(23).await;
+    let dir = host.dir.path().to_path_buf();
+    let marked = rich_profile(&dir).replacen(
+        "controls = [\"ID.AM-1\", \"ID.AM-2\"]",
+        "controls = [\"ID.AM-1\", \"ID.AM-2\"]\npublic_facts = [\"/size\", \"/absent\"]",
+        1,
+    );
+    host.config = parse_str(&marked, "<marked profile>").expect("profile with public_facts");
+    host.collect().await;
+    let published = host.publish().await;
+    let control = |id: &str| {
+        published.document.controls.iter().find(|c| c.id == id).expect("control").clone()
+    };
+    let expected = std::collections::BTreeMap::from([
+        ("/absent".to_owned(), vec![]),
+        ("/size".to_owned(), vec![serde_json::json!(11)]),
+    ]);
+    assert_eq!(control("ID.AM-1").public_facts, expected);
+    assert_eq!(control("ID.AM-2").public_facts, expected);
+    assert!(control("PR.DS-1").public_facts.is_empty(), "its check marks nothing");
+    let status = std::fs::read_to_string(host.feed().join(files::STATUS)).expect("status");
+    assert!(status.contains("\"/size\": [\n"), "{status}");
+    let inventory = std::fs::read(dir.join("inventory.txt")).expect("inventory");
+    let sha256 = crate::evidence::payload_sha256(&inventory);
+    let text = super::redaction_tests::feed_text(&host.feed());
+    for unmarked in [sha256.as_str(), "\"uid\"", "\"mode\"", "modified_at", "inventory.txt"] {
+        assert!(!text.contains(unmarked), "{unmarked} is not marked public");
+    }
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/status-v1.json");
+    let status = host.feed().join(files::STATUS);
+    assert_eq!(validate(&schema, &status).await, Vec::<String>::new());
+}
+
+#[test]
+fn public_facts_are_validated_with_their_position() {
+    let dir = Path::new("/srv");
+    for (pointers, message) in [
+        ("[\"\"]", "public_facts: a pointer must name a field, not the whole evidence"),
+        ("[\"grade\"]", "public_facts: \"grade\" is not a JSON pointer (it must start with /)"),
+        ("[\"/a~2\"]", "public_facts: \"/a~2\" has a ~ not followed by 0 or 1"),
+        ("[\"/size\", \"/size\"]", "public_facts: \"/size\" is listed twice"),
+    ] {
+        let text = rich_profile(dir).replacen(
+            "controls = [\"ID.AM-1\", \"ID.AM-2\"]",
+            &format!("controls = [\"ID.AM-1\", \"ID.AM-2\"]\npublic_facts = {pointers}"),
+            1,
+        );
+        let line = text.lines().position(|l| l.starts_with("public_facts")).expect("line") + 1;
+        let errors = parse_str(&text, "marked.toml").expect_err("bad pointer refused");
+        let error = errors.0.first().expect("one error");
+        assert_eq!((error.line, error.message.as_str()), (line, message), "{errors}");
+        assert!(error.column > "public_facts = ".len(), "column of the pointer: {errors}");
+    }
+}
