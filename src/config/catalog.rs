@@ -25,7 +25,8 @@ pub(crate) struct ControlId(pub(crate) String);
 #[derive(Debug)]
 pub(crate) struct Catalog {
     functions: Vec<FunctionEntry>,
-    categories: Vec<String>,
+    /// Category ids and NIST's names, e.g. `("PR.DS", "Data Security")`.
+    categories: Vec<(String, String)>,
     controls: Vec<ControlEntry>,
 }
 
@@ -120,7 +121,12 @@ impl Catalog {
 
     /// Whether `id` is a category of this catalog (e.g. `PR.DS`), not a control.
     pub(crate) fn is_category(&self, id: &str) -> bool {
-        self.categories.iter().any(|c| c == id)
+        self.categories.iter().any(|(c, _)| c == id)
+    }
+
+    /// NIST's name of category `id` (e.g. `PR.DS`).
+    pub(crate) fn category_name(&self, id: &str) -> Option<&str> {
+        self.categories.iter().find(|(c, _)| c == id).map(|(_, name)| name.as_str())
     }
 
     /// Whether `id` is a function of this catalog (e.g. `PR`), not a control.
@@ -187,6 +193,7 @@ struct FunctionFile {
 #[derive(Deserialize)]
 struct CategoryFile {
     id: String,
+    name: String,
     subcategories: Vec<SubcategoryFile>,
 }
 
@@ -216,7 +223,7 @@ fn load_catalog(id: CatalogId, json: &str) -> Catalog {
         Catalog { functions: Vec::new(), categories: Vec::new(), controls: Vec::new() };
     for function in file.functions {
         for category in function.categories {
-            catalog.categories.push(category.id);
+            catalog.categories.push((category.id, category.name));
             catalog.controls.extend(category.subcategories.into_iter().map(|s| ControlEntry {
                 id: s.id,
                 title: s.title,

@@ -1933,7 +1933,8 @@ controls = ["ID.AM-2", "PR.XX-9"]
                 "3:23: max_concurrent_runs must be between 1 and 1024, not 0",
                 "4:18: max_read_bytes must be at least 1",
                 "5:1: unknown key `threads` in [agent], expected one of state_dir, \
-                 publish_dir, webhooks, max_concurrent_runs, max_read_bytes",
+                 publish_dir, webhooks, webhook_expiry_lead_hours, max_concurrent_runs, \
+                 max_read_bytes",
             ]
         );
         let text = "[agent]\nstate_dir = \"/srv/beweis\"\nmax_concurrent_runs = 8\n\

@@ -9,13 +9,59 @@
 //! dates and salted digest. Machine-readable `data-*` attributes let tests compare the page
 //! with `status.json`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 use super::schema::{PublicControl, Rate, StatusDocument, Tally};
 use crate::config::Catalog;
 use crate::evidence::Checkpoint;
+
+/// German texts of the CSF 1.1 catalog, as far as the operator's seed page gives them
+/// (`config/catalogs/nist-csf-1.1.de.json`); the rest is shown in NIST's English.
+static GERMAN: LazyLock<Translation> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../config/catalogs/nist-csf-1.1.de.json"))
+        .expect("embedded German catalog texts are valid json")
+});
+
+/// A catalog translation file (format in `config/catalogs/README.md`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Translation {
+    catalog: String,
+    #[allow(dead_code)]
+    language: String,
+    #[allow(dead_code)]
+    source: String,
+    functions: HashMap<String, FunctionText>,
+    categories: HashMap<String, String>,
+    subcategories: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionText {
+    #[allow(dead_code)]
+    name: String,
+    description: String,
+}
+
+/// The translation for `catalog` on a page in `lang`; `None` when the page shows NIST's text.
+fn translation(catalog: &str, lang: &str) -> Option<&'static Translation> {
+    (lang == "de" && GERMAN.catalog == catalog).then(|| &*GERMAN)
+}
+
+/// `translated` when there is one, else NIST's `english` marked `lang="en"` on a German page.
+fn localized(translated: Option<&String>, english: &str, lang: &str) -> String {
+    match translated {
+        Some(text) => esc(text),
+        None if lang != "en" => format!("<span lang=\"en\">{}</span>", esc(english)),
+        None => esc(english),
+    }
+}
 
 /// The language of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +144,12 @@ font-weight:600;font-size:.85rem;white-space:nowrap}\
 color:#455a64}.attested,.inherited{background:#e3eefb;color:#0d47a1}\
 .verify{background:#fff;border-radius:12px;padding:1rem 1.2rem;\
 box-shadow:0 1px 3px rgba(0,0,0,.08)}pre{background:#1c2430;color:#f5f7fa;padding:.8rem;\
-border-radius:8px;overflow-x:auto;font-size:.85rem}footer{color:#52606d;font-size:.85rem}\
+border-radius:8px;overflow-x:auto;font-size:.85rem}tr.category th{background:#dde4ec;\
+text-transform:none;font-size:.95rem;letter-spacing:0}.about{color:#52606d;font-size:.85rem}\
+.facts{margin:.3rem 0 0;padding-left:1rem;font-size:.85rem;color:#323f4b}footer{color:#52606d;font-size:.85rem}\
 @media (max-width:700px){thead{display:none}table,tbody,tr,td{display:block;width:100%}\
 tr{border-bottom:2px solid #d9dee4;padding:.4rem 0}td{border:0;padding:.15rem .8rem}\
-td::before{content:attr(data-label);display:block;font-size:.72rem;color:#52606d;\
+tr.category th{display:block}td::before{content:attr(data-label);display:block;font-size:.72rem;color:#52606d;\
 text-transform:uppercase}h1{font-size:1.5rem}}\
 ";
 
@@ -200,6 +248,10 @@ fn functions(out: &mut String, page: &Page<'_>, t: &Texts) {
             automated = esc(t.automated),
             auto = esc(&percent(&function.tally.automated, t)),
         );
+        let german = translation(&page.document.catalog.id, t.lang);
+        if let Some(text) = german.and_then(|g| g.functions.get(&function.id)) {
+            let _ = write!(out, "<p class=\"about\">{}</p>", esc(&text.description));
+        }
         counts(out, &function.tally, t);
         out.push_str("</div>\n");
     }
@@ -217,14 +269,32 @@ fn controls(out: &mut String, page: &Page<'_>, t: &Texts) {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(column));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
+    let german = translation(&page.document.catalog.id, t.lang);
+    let mut category = "";
     for control in &page.document.controls {
-        control_row(out, control, page.catalog, t);
+        let this = control.id.split('-').next().unwrap_or_default();
+        if this != category {
+            category = this;
+            let english = page.catalog.category_name(this).unwrap_or(this);
+            let name = localized(german.and_then(|g| g.categories.get(this)), english, t.lang);
+            let _ = writeln!(
+                out,
+                "<tr class=\"category\"><th colspan=\"{}\" scope=\"colgroup\">{name} \
+                 <small>({})</small></th></tr>",
+                t.columns.len(),
+                esc(this)
+            );
+        }
+        let title = page.catalog.control(&control.id).map(|c| c.title.as_str()).unwrap_or("");
+        let title = localized(german.and_then(|g| g.subcategories.get(&control.id)), title, t.lang);
+        control_row(out, control, &title, t);
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn control_row(out: &mut String, control: &PublicControl, catalog: &Catalog, t: &Texts) {
-    let title = catalog.control(&control.id).map(|c| c.title.as_str()).unwrap_or("");
+/// One control's line; `title` is HTML already (see [`localized`]).
+fn control_row(out: &mut String, control: &PublicControl, title: &str, t: &Texts) {
+    let title = format!("{title}{}", public_facts(control));
     let kind = control.evidence_kind.as_deref().map(|k| kind_label(k, t)).unwrap_or("—");
     let when = |at: &Option<DateTime<Utc>>| at.as_ref().map(time).unwrap_or_else(|| "—".into());
     let digest = control.salted_digest.as_deref().unwrap_or("—");
@@ -248,7 +318,6 @@ fn control_row(out: &mut String, control: &PublicControl, catalog: &Catalog, t: 
         c5 = esc(c[5]),
         c6 = esc(c[6]),
         c7 = esc(c[7]),
-        title = esc(title),
         mark = status_mark(&control.status),
         word = esc(status_label(&control.status, t)),
         kind = esc(kind),
@@ -351,6 +420,25 @@ fn function_name<'a>(id: &str, nist_name: &'a str, lang: &str) -> &'a str {
         "RC" => "Wiederherstellen",
         _ => nist_name,
     }
+}
+
+/// The facts the profile marks public, as a small list under the title (empty when none).
+fn public_facts(control: &PublicControl) -> String {
+    if control.public_facts.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ul class=\"facts\">");
+    for (pointer, values) in &control.public_facts {
+        let values: Vec<String> = values.iter().map(|v| esc(&v.to_string())).collect();
+        let _ = write!(
+            out,
+            "<li data-fact=\"{pointer}\"><code>{pointer}</code> {}</li>",
+            values.join(", "),
+            pointer = esc(pointer)
+        );
+    }
+    out.push_str("</ul>");
+    out
 }
 
 /// The words of one language.
@@ -551,5 +639,28 @@ mod tests {
             assert!(DE.statuses.iter().any(|(w, _)| *w == word), "{word} de");
             assert!(EN.statuses.iter().any(|(w, _)| *w == word), "{word} en");
         }
+    }
+
+    #[test]
+    fn the_german_texts_name_real_catalog_entries() {
+        let catalog = Catalog::get(crate::config::CatalogId::Csf11);
+        assert_eq!(GERMAN.catalog, "nist-csf-1.1");
+        assert!(GERMAN.categories.keys().all(|id| catalog.category_name(id).is_some()));
+        assert!(GERMAN.subcategories.keys().all(|id| catalog.control(id).is_some()));
+        let ids: Vec<&str> = catalog.functions().iter().map(|f| f.id.as_str()).collect();
+        assert!(GERMAN.functions.keys().all(|id| ids.contains(&id.as_str())));
+        assert_eq!(GERMAN.categories.get("PR.AC").map(String::as_str), Some("Zugriffskontrolle"));
+    }
+
+    #[test]
+    fn untranslated_text_is_marked_english_on_the_german_page() {
+        let german = translation("nist-csf-1.1", "de");
+        let name = localized(german.and_then(|g| g.categories.get("PR.DS")), "Data Security", "de");
+        assert_eq!(name, "Datensicherheit");
+        let title = localized(None, "Data-at-rest is protected.", "de");
+        assert_eq!(title, "<span lang=\"en\">Data-at-rest is protected.</span>");
+        assert_eq!(localized(None, "Data-at-rest <is>", "en"), "Data-at-rest &lt;is&gt;");
+        assert!(translation("nist-csf-1.1", "en").is_none());
+        assert!(translation("nist-csf-2.0", "de").is_none());
     }
 }

@@ -686,9 +686,31 @@ async fn a_fact_marked_public_is_published_and_no_other_is() {
     for unmarked in [sha256.as_str(), "\"uid\"", "\"mode\"", "modified_at", "inventory.txt"] {
         assert!(!text.contains(unmarked), "{unmarked} is not marked public");
     }
+    for page in [files::PAGE_DE, files::PAGE_EN] {
+        let html = std::fs::read_to_string(host.feed().join(page)).expect("page");
+        let fact = "<li data-fact=\"/size\"><code>/size</code> 11</li>";
+        assert_eq!(html.matches(fact).count(), 2, "beside ID.AM-1 and ID.AM-2 in {page}");
+    }
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/status-v1.json");
     let status = host.feed().join(files::STATUS);
     assert_eq!(validate(&schema, &status).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_german_page_uses_the_seed_texts_and_marks_english_ones() {
+    let host = Host::rich(24).await;
+    host.collect().await;
+    host.publish().await;
+    let de = std::fs::read_to_string(host.feed().join(files::PAGE_DE)).expect("German page");
+    assert!(de.contains("scope=\"colgroup\">Zugriffskontrolle <small>(PR.AC)</small>"), "{de}");
+    assert!(de.contains("<p class=\"about\">Implementierung von Schutzmaßnahmen"));
+    let title = "<span lang=\"en\">Physical devices and systems within the organization are \
+                 inventoried.</span>";
+    assert!(de.contains(title), "an untranslated title is marked English");
+    let en = std::fs::read_to_string(host.feed().join(files::PAGE_EN)).expect("English page");
+    let category = "Identity Management, Authentication and Access Control <small>(PR.AC)";
+    assert!(en.contains(&format!("scope=\"colgroup\">{category}</small>")));
+    assert!(!en.contains("lang=\"en\">Physical") && !en.contains("Zugriffskontrolle"));
 }
 
 #[test]
