@@ -147,7 +147,9 @@ impl CompactRange {
     }
 }
 
-/// The audit path of leaf `index` in the tree over `leaves` (RFC 9162 section 2.1.3.1).
+/// The audit path of leaf `index` in the tree over `leaves` (RFC 9162 section 2.1.3.1): the
+/// reference, over all leaves, that [`Extension`] is tested against.
+#[cfg(test)]
 pub(crate) fn inclusion_proof(index: u64, leaves: &[Hash]) -> Result<Vec<Hash>, ProofError> {
     let size = leaves.len() as u64;
     if index >= size {
@@ -199,6 +201,7 @@ pub(crate) fn verify_inclusion(
 
 /// The proof that the tree of `old_size` leaves is a prefix of the tree over `leaves`
 /// (RFC 9162 section 2.1.4.1). Empty when `old_size` is 0 or equals the new size.
+#[cfg(test)]
 pub(crate) fn consistency_proof(old_size: u64, leaves: &[Hash]) -> Result<Vec<Hash>, ProofError> {
     let new_size = leaves.len() as u64;
     if old_size > new_size {
@@ -421,6 +424,7 @@ fn split(n: usize) -> usize {
 }
 
 /// PATH(m, D[n]) of RFC 9162, appended to `out` from the leaf upwards.
+#[cfg(test)]
 fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
     let n = leaves.len();
     if n <= 1 {
@@ -437,6 +441,7 @@ fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
 }
 
 /// SUBPROOF(m, D[n], b) of RFC 9162, appended to `out`.
+#[cfg(test)]
 fn subproof(m: usize, leaves: &[Hash], complete: bool, out: &mut Vec<Hash>) {
     let n = leaves.len();
     if m == n {
