@@ -92,8 +92,9 @@ pub(crate) enum FeedProblem {
     #[error("rewritten history: {detail}")]
     Rewritten { detail: String },
     #[error(
-        "unprovable history: the feed holds no consistency proof from tree size {seen} seen \
-         before (history rewritten, or the state is older than the feed's proof window)"
+        "unprovable history: the feed holds no consistency proof from tree size {seen} (seen \
+         before, or reached through chain links), neither in proof.json nor as chain link \
+         chain/{seen}.json (history rewritten, or that link was not fetched)"
     )]
     NoConsistencyProof { seen: u64 },
     #[error("stale feed: status.json was generated at {generated}, more than {hours} hours ago")]
@@ -297,7 +298,7 @@ fn check_against_seen(
             return extends(size, &root, entry, found, &checkpoint.root);
         }
         let Some(link) = read_link(dir, size)? else {
-            return Err(FeedProblem::NoConsistencyProof { seen: seen_size });
+            return Err(FeedProblem::NoConsistencyProof { seen: size });
         };
         let next = parse_checkpoint(&link.checkpoint)
             .map_err(malformed(dir, &format!("{}/{size}.json", files::CHAIN)))?;

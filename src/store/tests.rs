@@ -301,7 +301,7 @@ async fn readers_do_not_create_the_database() {
 
     std::fs::write(&path, b"").expect("empty file");
     let err = Store::open_read_only(&path).await.expect_err("no schema");
-    assert!(matches!(err, StoreError::Schema { found: 0, expected: 2, .. }), "{err:?}");
+    assert!(matches!(err, StoreError::Schema { found: 0, expected: 3, .. }), "{err:?}");
 }
 
 #[tokio::test]
