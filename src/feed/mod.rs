@@ -146,6 +146,8 @@ pub(crate) async fn publish(
     let generation = dir.join(files::GENERATIONS).join(receipt.checkpoint.tree_size.to_string());
     let mut written =
         write_generation(&generation, config, &document, &bytes, &receipt, key, &proofs)?;
+    // FIXME(feed-chain): one link per publication accumulates in the web root (about 1 KB
+    // each); skip links over powers of two would bound both the files and a visitor's walk.
     if let Some(link) = &proofs.link {
         let name = format!("{}.json", link.from_tree_size);
         written.push(write_atomically(
