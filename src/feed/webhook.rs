@@ -146,17 +146,22 @@ pub(crate) struct Notice {
     pub(crate) body: Vec<u8>,
 }
 
+impl Notice {
+    fn of<T: Serialize>(key: &str, event: &T) -> Notice {
+        let body = serde_json::to_vec(event).expect("an event has string keys");
+        Notice { key: key.to_owned(), body }
+    }
+}
+
 impl From<&TransitionEvent> for Notice {
     fn from(event: &TransitionEvent) -> Notice {
-        let body = serde_json::to_vec(event).expect("an event has string keys");
-        Notice { key: event.idempotency_key.clone(), body }
+        Notice::of(&event.idempotency_key, event)
     }
 }
 
 impl From<&ExpiringEvent> for Notice {
     fn from(event: &ExpiringEvent) -> Notice {
-        let body = serde_json::to_vec(event).expect("an event has string keys");
-        Notice { key: event.idempotency_key.clone(), body }
+        Notice::of(&event.idempotency_key, event)
     }
 }
 
