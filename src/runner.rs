@@ -329,9 +329,12 @@ impl Runner {
         Ok(())
     }
 
-    /// Queues again the events claimed before a restart but never finished.
+    /// Queues again the events claimed before a restart but never finished, and forgets
+    /// finished ones older than the longest expiry lead time allowed (they cannot recur).
     pub(crate) async fn requeue_unfinished_notices(&self) -> anyhow::Result<usize> {
         let Some(notifier) = self.notifier() else { return Ok(0) };
+        let horizon = chrono::Duration::days(crate::config::MAX_EXPIRY_LEAD_DAYS + 1);
+        self.store.forget_finished_notices(Utc::now() - horizon).await?;
         let unfinished = self.store.unfinished_notices().await?;
         let count = unfinished.len();
         for (key, body) in unfinished {

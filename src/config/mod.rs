@@ -43,6 +43,9 @@ pub(crate) struct Config {
     pub(crate) profile: Profile,
 }
 
+/// The longest `webhook_expiry_lead_hours`, in days.
+pub(crate) const MAX_EXPIRY_LEAD_DAYS: i64 = 366;
+
 /// Agent-wide settings (`[agent]`).
 #[derive(Debug, Clone)]
 pub(crate) struct Agent {

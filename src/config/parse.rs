@@ -495,8 +495,8 @@ impl Parser<'_> {
         let bytes =
             self.bounded(raw.max_read_bytes, DEFAULT_MAX_READ_BYTES, u64::MAX, "max_read_bytes");
         let lead = raw.webhook_expiry_lead_hours;
-        let lead =
-            self.bounded(lead, DEFAULT_EXPIRY_LEAD_HOURS, 24 * 366, "webhook_expiry_lead_hours");
+        let max = 24 * super::MAX_EXPIRY_LEAD_DAYS.unsigned_abs();
+        let lead = self.bounded(lead, DEFAULT_EXPIRY_LEAD_HOURS, max, "webhook_expiry_lead_hours");
         Agent {
             state_dir,
             publish_dir,

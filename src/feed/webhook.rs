@@ -549,4 +549,22 @@ mod tests {
         }
         panic!("the delivered event stays unfinished");
     }
+
+    #[tokio::test]
+    async fn finished_events_are_forgotten_only_when_old() {
+        let host = crate::feed::tests::Host::new(33).await;
+        let notice = Notice::from(&events()[1]);
+        let long_ago = Utc::now() - chrono::Duration::days(400);
+        assert!(host.store.claim_notice(&notice.key, &notice.body, long_ago).await.expect("a"));
+        let young = Notice::from(&events()[2]);
+        assert!(host.store.claim_notice(&young.key, &young.body, Utc::now()).await.expect("b"));
+        let cutoff = Utc::now() - chrono::Duration::days(367);
+        assert_eq!(host.store.forget_finished_notices(cutoff).await.expect("forget"), 0);
+        for key in [&notice.key, &young.key] {
+            host.store.finish_notice(key, Utc::now()).await.expect("finish");
+        }
+        assert_eq!(host.store.forget_finished_notices(cutoff).await.expect("forget"), 1);
+        assert!(host.store.claim_notice(&notice.key, &notice.body, Utc::now()).await.expect("c"));
+        assert!(!host.store.claim_notice(&young.key, &young.body, Utc::now()).await.expect("d"));
+    }
 }

@@ -3,7 +3,8 @@
 //! [`Store::claim_notice`] inserts an event unless its key is already there, and says whether it
 //! did: the caller queues the event only then, so a re-evaluation or a restart never sends the
 //! same event twice. [`Store::finish_notice`] records that every hook was tried;
-//! [`Store::unfinished_notices`] gives the daemon what to queue again after a restart. This
+//! [`Store::unfinished_notices`] gives the daemon what to queue again after a restart, and
+//! [`Store::forget_finished_notices`] keeps the table from growing without bound. This
 //! module does not build or deliver events (`feed::webhook` does).
 
 use chrono::{DateTime, Utc};
@@ -48,6 +49,23 @@ impl Store {
             .await
             .map_err(sql("finish webhook event"))?;
         Ok(())
+    }
+
+    /// Forgets finished events queued before `before`; returns how many. Only safe for events
+    /// that cannot be made again: transitions carry their time, expiry events their expiry
+    /// time, which lies at most the longest lead time after they were queued.
+    pub(crate) async fn forget_finished_notices(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM webhook_notices WHERE finished_at IS NOT NULL AND queued_at < ?1",
+        )
+        .bind(format_time(&before))
+        .execute(&self.pool)
+        .await
+        .map_err(sql("forget finished webhook events"))?;
+        Ok(done.rows_affected())
     }
 
     /// Claimed events not finished yet, oldest first: `(key, body)`.
