@@ -734,3 +734,18 @@ fn public_facts_are_validated_with_their_position() {
         assert!(error.column > "public_facts = ".len(), "column of the pointer: {errors}");
     }
 }
+
+#[test]
+fn the_expiry_lead_time_is_configured_in_hours() {
+    let profile = "[profile]\ncatalog = \"nist-csf-1.1\"\n";
+    let default = parse_str(profile, "lead.toml").expect("no agent section");
+    assert_eq!(default.agent.webhook_expiry_lead, Duration::hours(24));
+    let text = format!("[agent]\nwebhook_expiry_lead_hours = 12\n{profile}");
+    let config = parse_str(&text, "lead.toml").expect("12 hours");
+    assert_eq!(config.agent.webhook_expiry_lead, Duration::hours(12));
+    let text = format!("[agent]\nwebhook_expiry_lead_hours = 0\n{profile}");
+    let errors = parse_str(&text, "lead.toml").expect_err("zero refused");
+    let error = errors.0.first().expect("one error");
+    assert_eq!((error.line, error.column), (2, 29), "{errors}");
+    assert_eq!(error.message, "webhook_expiry_lead_hours must be between 1 and 8784, not 0");
+}
