@@ -749,3 +749,23 @@ fn the_expiry_lead_time_is_configured_in_hours() {
     assert_eq!((error.line, error.column), (2, 29), "{errors}");
     assert_eq!(error.message, "webhook_expiry_lead_hours must be between 1 and 8784, not 0");
 }
+
+#[tokio::test]
+async fn a_flat_feed_of_an_older_version_is_upgraded_to_generations() {
+    let mut host = Host::new(25).await;
+    host.add_run().await;
+    std::fs::create_dir_all(host.feed()).expect("web root");
+    std::fs::write(host.feed().join(files::STATUS), "{\"old\": true}\n").expect("old file");
+    let published = host.publish().await;
+    let status = host.feed().join(files::STATUS);
+    let link = std::fs::read_link(&status).expect("status.json is now a symlink");
+    assert_eq!(link, Path::new(files::CURRENT).join(files::STATUS));
+    let current = std::fs::read_link(host.feed().join(files::CURRENT)).expect("current");
+    let size = published.receipt.checkpoint.tree_size.to_string();
+    assert_eq!(current, Path::new(files::GENERATIONS).join(size));
+    for name in files::SET {
+        assert!(host.feed().join(name).is_file(), "{name} reachable at the top level");
+    }
+    let state = host.dir.path().join("seen.json");
+    check(&host.feed(), &host.public(), &state).expect("the upgraded feed verifies");
+}
