@@ -700,8 +700,10 @@ async fn a_fact_marked_public_is_published_and_no_other_is() {
 async fn the_german_page_uses_the_seed_texts_and_marks_english_ones() {
     let host = Host::rich(24).await;
     host.collect().await;
-    host.publish().await;
+    let published = host.publish().await;
     let de = std::fs::read_to_string(host.feed().join(files::PAGE_DE)).expect("German page");
+    let size = published.receipt.checkpoint.tree_size;
+    assert!(de.contains(&format!("curl -fsSO \"$SITE/gen/{size}/$f\"")), "one generation");
     assert!(de.contains("scope=\"colgroup\">Zugriffskontrolle <small>(PR.AC)</small>"), "{de}");
     assert!(de.contains("<p class=\"about\">Implementierung von Schutzmaßnahmen"));
     let title = "<span lang=\"en\">Physical devices and systems within the organization are \
