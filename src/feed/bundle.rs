@@ -9,6 +9,8 @@
 //!   (facts, custody, log position, payload SHA-256);
 //! - `log/leaf_hashes.txt`: every leaf hash up to the checkpoint, to recompute its root and each
 //!   record's leaf;
+//! - `log/checkpoints.jsonl`: every checkpoint signed in the period, each checkable against a
+//!   prefix of the leaf hashes;
 //! - `feed.salt.hex`: the salt of the public digests (confidential: it lets the holder match
 //!   public digests with evidence);
 //! - `README.md`: how to verify all of it.
@@ -75,6 +77,9 @@ pub(crate) async fn export_bundle(
     let records = evidence_lines(store, options.since).await?;
     let count = records.iter().filter(|b| **b == b'\n').count();
     entries.push(("evidence/observations.jsonl".into(), records));
+    let checkpoints = store.checkpoints_since(options.since, MAX_RECORDS).await?;
+    let lines: String = checkpoints.iter().map(checkpoint_line).collect();
+    entries.push(("log/checkpoints.jsonl".into(), lines.into_bytes()));
     let leaves = store.leaf_hashes(checkpoint.tree_size).await?;
     let hashes: String = leaves.iter().map(|h| hex::encode(h) + "\n").collect();
     entries.push(("log/leaf_hashes.txt".into(), hashes.into_bytes()));
@@ -87,6 +92,21 @@ pub(crate) async fn export_bundle(
         tree_size: checkpoint.tree_size,
         with_status,
     })
+}
+
+/// One signed checkpoint as a JSON line: tree size, root (hex), time, key id and the base64
+/// signature over the body of the `checkpoint` file format.
+fn checkpoint_line(checkpoint: &crate::evidence::Checkpoint) -> String {
+    let text = checkpoint_text(checkpoint);
+    let signature = text.lines().nth(6).unwrap_or_default();
+    let line = serde_json::json!({
+        "tree_size": checkpoint.tree_size,
+        "root": hex::encode(checkpoint.root),
+        "created_at": checkpoint.created_at_text(),
+        "key_id": checkpoint.key_id,
+        "signature": signature,
+    });
+    format!("{line}\n")
 }
 
 /// The evidence records since `since`, oldest first, one JSON object per line.
@@ -155,6 +175,10 @@ This archive lets you check a beweis host's published statuses against its evide
   bundle may be older than a day).
 - `log/leaf_hashes.txt`: the RFC 6962 leaf hashes of the evidence log, in order, up to the
   checkpoint. Their Merkle tree hash (RFC 6962 section 2.1) must equal the checkpoint's root.
+- `log/checkpoints.jsonl`: every checkpoint the host signed in the exported period. For each,
+  the Merkle tree hash of the first `tree_size` leaf hashes must equal `root`, and `signature`
+  must verify with the public key over the first five lines of the `checkpoint` file format
+  (`beweis-checkpoint v1`, key id, tree size, root, time).
 - `evidence/observations.jsonl`: the evidence records of the exported period. For each record,
   SHA-256 of the canonical `facts` (compact JSON, keys sorted) must equal `row.payload_sha256`,
   and
@@ -204,6 +228,7 @@ mod tests {
             "feed/proof.json",
             "feed/status.json",
             "evidence/observations.jsonl",
+            "log/checkpoints.jsonl",
             "log/leaf_hashes.txt",
             "feed.salt.hex",
             "README.md",
@@ -211,6 +236,30 @@ mod tests {
         assert_eq!(names, expected);
         let leaves = std::fs::read_to_string(out.join("log/leaf_hashes.txt")).expect("leaves");
         assert_eq!(leaves.lines().count() as u64, summary.tree_size);
+        let hashes: Vec<crate::evidence::merkle::Hash> = leaves
+            .lines()
+            .map(|l| crate::feed::proofs::parse_hash(l).expect("a leaf hash"))
+            .collect();
+        let checkpoints = std::fs::read_to_string(out.join("log/checkpoints.jsonl")).expect("x");
+        let mut sizes = Vec::new();
+        for line in checkpoints.lines() {
+            let c: serde_json::Value = serde_json::from_str(line).expect("json");
+            let size = c["tree_size"].as_u64().expect("size");
+            let root = crate::evidence::merkle::root(&hashes[..size as usize]);
+            assert_eq!(c["root"], hex::encode(root), "checkpoint {size} matches the leaves");
+            let text = format!(
+                "beweis-checkpoint v1\n{}\n{size}\n{}\n{}\n\n{}\n",
+                c["key_id"].as_str().expect("key id"),
+                c["root"].as_str().expect("root"),
+                c["created_at"].as_str().expect("time"),
+                c["signature"].as_str().expect("signature")
+            );
+            let parsed = crate::feed::proofs::parse_checkpoint(&text).expect("checkpoint form");
+            parsed.verify(&public).expect("signed by the host");
+            sizes.push(size);
+        }
+        assert!(sizes.len() >= 4, "two collections and a publication: {sizes:?}");
+        assert_eq!(sizes.last(), Some(&summary.tree_size));
         let state = host.dir.path().join("auditor-state.json");
         let options = crate::feed::verify_feed::VerifyFeedOptions {
             dir: &out.join("feed"),

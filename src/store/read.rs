@@ -261,6 +261,23 @@ impl Store {
         columns.map(|c| c.checkpoint().map_err(corrupt(c.label()))).transpose()
     }
 
+    /// The signed checkpoints created at or after `since`, by tree size, at most `limit`.
+    pub(crate) async fn checkpoints_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Checkpoint>, StoreError> {
+        let query =
+            format!("{CHECKPOINT_QUERY} WHERE created_at >= ?1 ORDER BY tree_size, id LIMIT ?2");
+        let rows: Vec<CheckpointColumns> = sqlx::query_as(&query)
+            .bind(since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("read checkpoints of a period"))?;
+        rows.iter().map(|c| c.checkpoint().map_err(corrupt(c.label()))).collect()
+    }
+
     async fn run_observations(&self, run_id: &str) -> Result<Vec<StoredObservation>, StoreError> {
         let rows: Vec<RunObservationColumns> = sqlx::query_as(
             "SELECT o.id, o.subject, o.collected_at, o.effective_at, o.payload_sha256, \
