@@ -299,10 +299,13 @@ impl Runner {
                 notices.push(Notice::from(&event));
             }
             let Some(evidence) = &state.evidence else { continue };
-            let Some(expires_at) = evidence.expires_at.filter(|t| *t > at && *t - lead <= at)
-            else {
+            let Some(expires_at) = evidence.expires_at else { continue };
+            // Never earlier than half-way through the evidence's validity, so that evidence
+            // renewed on schedule (max_age of a few hours) does not announce every run.
+            let lead = lead.min((expires_at - evidence.collected_at) / 2);
+            if expires_at <= at || expires_at - lead > at {
                 continue;
-            };
+            }
             let what = Expiring {
                 control: &state.control,
                 evidence_digest: &evidence.digest,

@@ -57,7 +57,7 @@ pub(crate) struct Agent {
     /// Where status transitions are POSTed (`webhooks`); none when empty.
     pub(crate) webhooks: Vec<reqwest::Url>,
     /// How long before evidence expires a webhook event says so (`webhook_expiry_lead_hours`,
-    /// default 24).
+    /// default 24); never earlier than half-way through the evidence's validity.
     pub(crate) webhook_expiry_lead: chrono::Duration,
     /// How many runs may execute at once (`max_concurrent_runs`, default 4).
     pub(crate) max_concurrent_runs: usize,

@@ -290,3 +290,48 @@ fn each_transition_reaches_a_flaky_webhook_exactly_once() {
     assert_eq!(delivered("failing"), 1, "{bodies:#?}");
     assert!(bodies.iter().all(|b| b.contains("idempotency_key")), "{bodies:#?}");
 }
+
+#[test]
+fn a_reload_brings_new_webhooks_which_hear_of_expiring_evidence() {
+    let (port, accepted) = flaky_receiver(0);
+    let home = Home::new();
+    home.write("policy.md", "Status: approved\n");
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    let profile = format!(
+        "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"PR.IP-1\", \"PR.AT-1\"]\n\n\
+         [[instance]]\nname = \"policy\"\ncollector = \"file\"\nschedule = \"@daily\"\n\
+         params = {{ paths = [\"{}\"], patterns = {{ approved = \"^Status: approved\" }} }}\n\n\
+         [[check]]\nname = \"approved\"\ninstance = \"policy\"\njudgement = \"file_matches\"\n\
+         params = {{ pattern = \"approved\" }}\nmax_age_hours = 1\ncontrols = [\"PR.IP-1\"]\n\n\
+         [[attestation]]\ncontrols = [\"PR.AT-1\"]\nsigner = \"Jana Beispiel\"\n\
+         statement = \"Everyone was trained.\"\ndate = 2026-01-15\nexpires = {tomorrow}\n",
+        home.path("policy.md").display()
+    );
+    home.write("beweis.toml", &profile);
+    let daemon = home.daemon();
+    let output = home.run(&["collect", "now", "--instance", "policy"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(accepted.lock().expect("lock").is_empty(), "no webhook configured yet");
+    let hooks = format!("[agent]\nwebhooks = [\"http://127.0.0.1:{port}/hook\"]\n\n");
+    home.write("beweis.toml", &format!("{hooks}{profile}"));
+    daemon.signal("HUP");
+    wait_for("the reload", Duration::from_secs(10), || {
+        home.daemon_log().contains("Configuration reloaded")
+    });
+    home.write("policy.md", "Status: draft\n");
+    let count =
+        |needle: &str| accepted.lock().expect("lock").iter().filter(|b| b.contains(needle)).count();
+    for _ in 0..2 {
+        let output = home.run(&["collect", "now", "--instance", "policy"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        wait_for("the transition and the expiry notice", Duration::from_secs(30), || {
+            count("\"to\":\"failing\"") == 1 && count("\"schema\":\"beweis-expiring\"") == 1
+        });
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let bodies = accepted.lock().expect("lock").clone();
+    assert_eq!(count("\"to\":\"failing\""), 1, "{bodies:#?}");
+    assert_eq!(count("\"schema\":\"beweis-expiring\""), 1, "{bodies:#?}");
+    assert_eq!(count("\"control\":\"PR.AT-1\",\"status\":\"attested\""), 1, "{bodies:#?}");
+    assert!(bodies.iter().all(|b| !b.contains("policy.md")), "no path in a payload");
+}
