@@ -122,6 +122,23 @@ pub(crate) async fn publish(
     salt: &[u8],
     dir: &Path,
 ) -> Result<Published, FeedError> {
+    let (document, head) = evaluate_document(config, store, salt).await?;
+    let bytes = to_json(&document, "status document")?;
+    let receipt = store.record_status(&bytes, key).await?;
+    let evidence_size = head.as_ref().map_or(0, |h| h.tree_size);
+    let proofs = proofs::proofs(store, &receipt, evidence_size).await?;
+    let set = Set { config, document: &document, bytes: &bytes, receipt: &receipt, key };
+    let files = write_set(dir, &set, &proofs)?;
+    Ok(Published { document, receipt, files })
+}
+
+/// Builds the status document from the controls evaluated now, and the evidence head it was
+/// evaluated over.
+async fn evaluate_document(
+    config: &Config,
+    store: &Store,
+    salt: &[u8],
+) -> Result<(StatusDocument, Option<crate::evidence::Checkpoint>), FeedError> {
     let now = Utc::now();
     let states = crate::runner::evaluate_from_store(config, store, now)
         .await
@@ -138,36 +155,42 @@ pub(crate) async fn publish(
         now,
         public_facts: &public_facts,
     };
-    let document = build_document(&inputs);
-    let bytes = to_json(&document, "status document")?;
-    let receipt = store.record_status(&bytes, key).await?;
-    let evidence_size = head.as_ref().map_or(0, |h| h.tree_size);
-    let proofs = proofs::proofs(store, &receipt, evidence_size).await?;
-    let generation = dir.join(files::GENERATIONS).join(receipt.checkpoint.tree_size.to_string());
+    Ok((build_document(&inputs), head))
+}
+
+/// What one generation holds besides its proofs.
+struct Set<'a> {
+    config: &'a Config,
+    document: &'a StatusDocument,
+    bytes: &'a [u8],
+    receipt: &'a StatusReceipt,
+    key: &'a SigningKey,
+}
+
+/// Writes the generation and the chain link, then switches the generation in.
+fn write_set(
+    dir: &Path,
+    set: &Set<'_>,
+    proofs: &proofs::Proofs,
+) -> Result<Vec<PathBuf>, FeedError> {
+    let size = set.receipt.checkpoint.tree_size;
     let mut written =
-        write_generation(&generation, config, &document, &bytes, &receipt, key, &proofs)?;
+        write_generation(&dir.join(files::GENERATIONS).join(size.to_string()), set, proofs)?;
     // FIXME(feed-chain): one link per publication accumulates in the web root (about 1 KB
     // each); skip links over powers of two would bound both the files and a visitor's walk.
     if let Some(link) = &proofs.link {
         let name = format!("{}.json", link.from_tree_size);
-        written.push(write_atomically(
-            &dir.join(files::CHAIN),
-            &name,
-            &to_json(link, "chain link")?,
-        )?);
+        let bytes = to_json(link, "chain link")?;
+        written.push(write_atomically(&dir.join(files::CHAIN), &name, &bytes)?);
     }
-    switch_generation(dir, receipt.checkpoint.tree_size)?;
-    Ok(Published { document, receipt, files: written })
+    switch_generation(dir, size)?;
+    Ok(written)
 }
 
 /// Writes every file of one publication into its fresh generation directory.
 fn write_generation(
     generation: &Path,
-    config: &Config,
-    document: &StatusDocument,
-    bytes: &[u8],
-    receipt: &StatusReceipt,
-    key: &SigningKey,
+    set: &Set<'_>,
     proofs: &proofs::Proofs,
 ) -> Result<Vec<PathBuf>, FeedError> {
     if generation.exists() {
@@ -175,15 +198,12 @@ fn write_generation(
         std::fs::remove_dir_all(generation).map_err(write_error(generation))?;
     }
     let mut written = Vec::new();
-    written.push(write_atomically(
-        generation,
-        files::PROOF,
-        &to_json(&proofs.file, "proof file")?,
-    )?);
-    let checkpoint = checkpoint_text(&receipt.checkpoint);
+    let proof = to_json(&proofs.file, "proof file")?;
+    written.push(write_atomically(generation, files::PROOF, &proof)?);
+    let checkpoint = checkpoint_text(&set.receipt.checkpoint);
     written.push(write_atomically(generation, files::CHECKPOINT, checkpoint.as_bytes())?);
-    written.push(write_atomically(generation, files::STATUS, bytes)?);
-    written.extend(write_pages(generation, config, document, receipt, key)?);
+    written.push(write_atomically(generation, files::STATUS, set.bytes)?);
+    written.extend(write_pages(generation, set.config, set.document, set.receipt, set.key)?);
     let dir = std::fs::File::open(generation).map_err(write_error(generation))?;
     dir.sync_all().map_err(write_error(generation))?;
     Ok(written)
