@@ -38,9 +38,13 @@ pub(crate) async fn collect_now(
     args: &CollectNow,
 ) -> anyhow::Result<u8> {
     let names = select_instances(&config, args)?;
-    let reports = match collect_via_daemon(&state, &names).await {
-        Some(reports) => reports?,
-        None => collect_in_process(&config, &state, &names).await?,
+    let (reports, config) = match collect_via_daemon(&state, &names).await {
+        Some(done) => {
+            let done = done?;
+            let config = daemon_config(config, &done);
+            (done.reports, config)
+        }
+        None => (collect_in_process(&config, &state, &names).await?, config),
     };
     let (states, since) = evaluate_read_only(&config, &state).await?;
     let now = Utc::now();
@@ -81,16 +85,45 @@ fn select_instances(config: &Config, args: &CollectNow) -> anyhow::Result<Vec<St
 }
 
 /// Asks a running daemon to collect; `None` when no daemon answers.
+/// What the daemon answered to a collection: the runs, and the configuration it used.
+struct DaemonCollection {
+    reports: Vec<RunReport>,
+    config_source: String,
+    config_digest: String,
+}
+
+/// The configuration to show the daemon's collection with: the daemon's own file when this
+/// command was pointed at another one (or at none), so that the table is the daemon's profile.
+fn daemon_config(mine: Config, done: &DaemonCollection) -> Config {
+    if done.config_digest.is_empty() || done.config_digest == mine.digest {
+        return mine;
+    }
+    let path = Path::new(&done.config_source);
+    match crate::config::load(Some(path).filter(|p| p.is_absolute())) {
+        Ok(theirs) if theirs.digest == done.config_digest => theirs,
+        _ => {
+            eprintln!(
+                "warning: the daemon collected with {} (digest {}), which this command cannot \
+                 read as it was; the table below follows {}",
+                done.config_source,
+                &done.config_digest[..done.config_digest.len().min(12)],
+                mine.source
+            );
+            mine
+        }
+    }
+}
+
 async fn collect_via_daemon(
     state: &StateDir,
     names: &[String],
-) -> Option<anyhow::Result<Vec<RunReport>>> {
+) -> Option<anyhow::Result<DaemonCollection>> {
     let connect = UnixStream::connect(state.socket());
     let stream = tokio::time::timeout(Duration::from_secs(2), connect).await.ok()?.ok()?;
     Some(talk_to_daemon(stream, names).await)
 }
 
-async fn talk_to_daemon(stream: UnixStream, names: &[String]) -> anyhow::Result<Vec<RunReport>> {
+async fn talk_to_daemon(stream: UnixStream, names: &[String]) -> anyhow::Result<DaemonCollection> {
     let (read, mut write) = stream.into_split();
     let request = Request::Collect { instances: names.to_vec() };
     let line = serde_json::to_string(&request)? + "\n";
@@ -105,11 +138,12 @@ async fn talk_to_daemon(stream: UnixStream, names: &[String]) -> anyhow::Result<
                     eprintln!("{}", output::run_line(&report));
                 }
             }
-            Reply::Done { reports } => {
-                return reports
+            Reply::Done { reports, config_source, config_digest } => {
+                let reports = reports
                     .into_iter()
                     .map(|r| serde_json::from_value(r).context("bad run report from the daemon"))
-                    .collect();
+                    .collect::<anyhow::Result<_>>()?;
+                return Ok(DaemonCollection { reports, config_source, config_digest });
             }
             Reply::Error { message, usage: true } => return Err(UsageError(message).into()),
             Reply::Error { message, usage: false } => {
@@ -142,8 +176,8 @@ async fn collect_in_process(
     let _lock = match lock {
         Ok(lock) => lock,
         Err(StateError::Busy { .. }) => {
-            if let Some(reports) = collect_via_daemon(state, names).await {
-                return reports;
+            if let Some(done) = collect_via_daemon(state, names).await {
+                return done.map(|done| done.reports);
             }
             lock?
         }

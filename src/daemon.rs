@@ -64,6 +64,12 @@ pub(crate) enum Reply {
     },
     Done {
         reports: Vec<serde_json::Value>,
+        /// The configuration the daemon collected with, so that the command shows the status
+        /// of that profile and not of another file it may have been pointed at.
+        #[serde(default)]
+        config_source: String,
+        #[serde(default)]
+        config_digest: String,
     },
     Error {
         message: String,
@@ -326,7 +332,12 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
             let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
             let worker = Arc::clone(&runner);
             let job = tracker.spawn(async move {
-                worker.run_many(&instances, Trigger::Manual, Some(&sink)).await
+                let reports = worker.run_many(&instances, Trigger::Manual, Some(&sink)).await;
+                // A manual collection is published like a scheduled one.
+                if reports.is_ok() {
+                    publish(&worker).await;
+                }
+                reports
             });
             while let Some(event) = events.recv().await {
                 let reply = match event {
@@ -337,7 +348,14 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
                 let _ = write.write_all(reply_to(reply).as_bytes()).await;
             }
             let last = match job.await {
-                Ok(Ok(reports)) => Reply::Done { reports: reports.iter().map(json).collect() },
+                Ok(Ok(reports)) => {
+                    let config = runner.config();
+                    Reply::Done {
+                        reports: reports.iter().map(json).collect(),
+                        config_source: config.source.clone(),
+                        config_digest: config.digest.clone(),
+                    }
+                }
                 Ok(Err(e)) => Reply::Error { message: format!("{e:#}"), usage: false },
                 Err(e) => {
                     Reply::Error { message: format!("collection task failed: {e}"), usage: false }

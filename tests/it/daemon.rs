@@ -204,6 +204,23 @@ fn the_daemon_publishes_a_verifiable_feed_after_runs() {
         key.to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+
+    // A manual collection through the daemon is published too, and a command that was not
+    // given the daemon's --config still shows the daemon's profile.
+    std::fs::remove_file(home.path("policy.md")).expect("remove policy");
+    let manual = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .arg("--state-dir")
+        .arg(home.state())
+        .args(["collect", "now"])
+        .env("BEWEIS_LOG", "warn")
+        .output()
+        .expect("run collect now");
+    let table = String::from_utf8_lossy(&manual.stdout);
+    assert!(table.contains("PR.IP-1    failing"), "{table}");
+    assert!(!table.contains("ID.AM-2"), "the embedded default's controls: {table}");
+    wait_for("the manual run in status.json", Duration::from_secs(10), || {
+        std::fs::read_to_string(&status).is_ok_and(|t| t.contains("\"failing\""))
+    });
 }
 
 /// A webhook receiver on 127.0.0.1 that answers 500 to its first `failures` requests, then 200,
