@@ -396,6 +396,10 @@ pub(crate) async fn export(
     state: StateDir,
     targets: &ExportTargets<'_>,
 ) -> anyhow::Result<u8> {
+    // Publishing first, so that the OSCAL file and the bundle hold the status just published.
+    if let Some(out) = targets.out {
+        publish_feed(&config, &state, out).await?;
+    }
     if let Some(path) = targets.oscal {
         let store = open_existing(&state).await?;
         let written = feed::export_oscal(&config, &store, path).await;
@@ -405,10 +409,7 @@ pub(crate) async fn export(
     if let Some(path) = targets.bundle {
         export_bundle(&state, path, targets.since_days).await?;
     }
-    match targets.out {
-        Some(out) => publish_feed(config, state, out).await,
-        None => Ok(exit::OK),
-    }
+    Ok(exit::OK)
 }
 
 /// Writes the auditor bundle with the evidence of the last `since_days` days.
@@ -433,16 +434,33 @@ async fn export_bundle(state: &StateDir, path: &Path, since_days: u32) -> anyhow
 }
 
 /// `beweis export --out DIR`: records a status document in the log and writes the feed.
-async fn publish_feed(config: Config, state: StateDir, out: &Path) -> anyhow::Result<u8> {
+async fn publish_feed(config: &Config, state: &StateDir, out: &Path) -> anyhow::Result<()> {
     state.ensure()?;
-    let lock_state = state.clone();
-    let _lock = tokio::task::spawn_blocking(move || lock_state.try_lock_writer(EXPORT_LOCK_WAIT))
-        .await
-        .context("waiting for the writer lock")?
-        .context("publishing appends to the evidence log; a running daemon publishes itself")?;
+    let lock = match state.try_lock_writer(Duration::ZERO) {
+        Err(StateError::Busy { .. }) => {
+            let secs = EXPORT_LOCK_WAIT.as_secs();
+            eprintln!("waiting up to {secs} s for the writer lock (a collection or the daemon) …");
+            let lock_state = state.clone();
+            tokio::task::spawn_blocking(move || lock_state.try_lock_writer(EXPORT_LOCK_WAIT))
+                .await
+                .context("waiting for the writer lock")?
+        }
+        other => other,
+    };
+    let hint = match &config.agent.publish_dir {
+        Some(dir) => format!(
+            "publishing appends to the evidence log; the running daemon publishes into {} \
+             after every run: copy the feed from there",
+            dir.display()
+        ),
+        None => "publishing appends to the evidence log; stop the daemon, or set [agent] \
+                 publish_dir so that it publishes after every run"
+            .to_owned(),
+    };
+    let _lock = lock.context(hint)?;
     let (store, key) = state.open_writer().await?;
     let publisher = feed::Publisher::new(state.root(), out.to_path_buf(), key)?;
-    let published = publisher.publish(&config, &store).await;
+    let published = publisher.publish(config, &store).await;
     store.close().await;
     let published = published?;
     let proven = published.document.summary.overall.proven.percent;
@@ -454,7 +472,7 @@ async fn publish_feed(config: Config, state: StateDir, out: &Path) -> anyhow::Re
         out.display(),
         proven.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "n/a".into())
     );
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// `beweis verify-feed DIR --key PUBLIC_KEY [--state FILE]`.

@@ -140,3 +140,40 @@ fn an_unknown_instance_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("no instance named \"nope\""), "{}", stderr(&output));
 }
+
+#[test]
+fn one_export_publishes_first_so_that_its_bundle_verifies() {
+    let home = Home::new();
+    home.write("a.txt", "alpha\n");
+    home.write(
+        "beweis.toml",
+        &format!(
+            "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+             [[instance]]\nname = \"docs\"\ncollector = \"file\"\nschedule = \"@daily\"\n\
+             params = {{ paths = [\"{}\"] }}\n",
+            home.path("a.txt").display()
+        ),
+    );
+    assert!(home.run(&["collect", "now"]).status.success());
+    let (out, bundle) = (home.path("www"), home.path("audit.tar.zst"));
+    let export = home.run(&[
+        "export",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--bundle",
+        bundle.to_str().expect("utf-8"),
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert!(stdout(&export).contains("newest published status"), "{}", stdout(&export));
+    let unpacked = home.path("unpacked");
+    let file = std::fs::File::open(&bundle).expect("bundle");
+    let decoder = zstd::stream::read::Decoder::new(file).expect("zstd");
+    tar::Archive::new(decoder).unpack(&unpacked).expect("untar");
+    // The bundle's own README says how to verify it; that command must pass.
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .current_dir(&unpacked)
+        .args(["verify-feed", "feed", "--key", "feed/signing.pub", "--max-age-hours", "100000"])
+        .output()
+        .expect("run verify-feed");
+    assert!(verify.status.success(), "{}{}", stdout(&verify), stderr(&verify));
+}
