@@ -240,11 +240,11 @@ fn spawn_run(runner: &Arc<Runner>, tracker: &TaskTracker, name: &str, trigger: T
         let config = runner.config();
         let Some(instance) = config.instance(&name) else { return };
         if let Err(e) = runner.run_instance(instance, trigger, None).await {
-            error!(instance = %name, error = format!("{e:#}"), "Run could not be stored.");
+            error!(instance = %name, error = crate::output::chain_text(&e), "Run could not be stored.");
             return;
         }
         if let Err(e) = runner.refresh_controls().await {
-            error!(error = format!("{e:#}"), "Control evaluation failed.");
+            error!(error = crate::output::chain_text(&e), "Control evaluation failed.");
             return;
         }
         publish(&runner).await;
@@ -261,7 +261,9 @@ async fn start_webhooks(runner: &Runner) -> tokio::task::JoinHandle<()> {
     match runner.requeue_unfinished_notices().await {
         Ok(0) => {}
         Ok(count) => info!(count, "Webhook events queued again after a restart."),
-        Err(e) => error!(error = format!("{e:#}"), "Unfinished webhook events unreadable."),
+        Err(e) => {
+            error!(error = crate::output::chain_text(&e), "Unfinished webhook events unreadable.")
+        }
     }
     task
 }
@@ -269,7 +271,7 @@ async fn start_webhooks(runner: &Runner) -> tokio::task::JoinHandle<()> {
 /// Publishes the feed after a run; a failure is logged, collection goes on.
 async fn publish(runner: &Runner) {
     if let Err(e) = runner.publish().await {
-        error!(error = format!("{e:#}"), "Publishing the feed failed.");
+        error!(error = crate::output::chain_text(&e), "Publishing the feed failed.");
     }
 }
 
@@ -281,7 +283,7 @@ fn spawn_refresh(runner: &Arc<Runner>, tracker: &TaskTracker, busy: &Arc<AtomicB
     let busy = Arc::clone(busy);
     tracker.spawn(async move {
         if let Err(e) = runner.refresh_controls().await {
-            error!(error = format!("{e:#}"), "Control evaluation failed.");
+            error!(error = crate::output::chain_text(&e), "Control evaluation failed.");
         }
         busy.store(false, Ordering::Release);
     });
@@ -356,7 +358,7 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
                         config_digest: config.digest.clone(),
                     }
                 }
-                Ok(Err(e)) => Reply::Error { message: format!("{e:#}"), usage: false },
+                Ok(Err(e)) => Reply::Error { message: crate::output::chain_text(&e), usage: false },
                 Err(e) => {
                     Reply::Error { message: format!("collection task failed: {e}"), usage: false }
                 }

@@ -115,23 +115,6 @@ fn restore_sigpipe() {
     }
 }
 
-/// The cause chain in one line, leaving out a cause whose text the line already holds (typed
-/// errors often include their source in their own message).
-fn chain_text(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
-}
-
 /// Prints an error with its causes and picks the exit code for it.
 fn report(error: &anyhow::Error) -> u8 {
     if let Some(errors) = error.downcast_ref::<ConfigErrors>() {
@@ -143,7 +126,7 @@ fn report(error: &anyhow::Error) -> u8 {
         );
         return exit::CONFIG;
     }
-    eprintln!("error: {}", chain_text(error));
+    eprintln!("error: {}", output::chain_text(error));
     if error.downcast_ref::<commands::UsageError>().is_some() {
         return exit::USAGE;
     }

@@ -195,3 +195,20 @@ mod tests {
         assert_eq!(printable("plain ü"), "plain ü");
     }
 }
+
+/// The cause chain in one line, leaving out a cause whose text the line already holds (typed
+/// errors often include their source in their own message).
+pub(crate) fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}

@@ -46,6 +46,13 @@ pub(crate) struct ServeOptions {
 
 /// `beweis serve`: binds, then serves until SIGINT or SIGTERM.
 pub(crate) async fn run(args: &ServeArgs, state: Option<StateDir>) -> anyhow::Result<()> {
+    if !args.dir.is_dir() {
+        anyhow::bail!(
+            "feed directory {} is not a directory: publish into it first (`beweis export --out \
+             DIR`, or the daemon's [agent] publish_dir)",
+            args.dir.display()
+        );
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listen on {}", args.listen))?;
@@ -56,6 +63,8 @@ pub(crate) async fn run(args: &ServeArgs, state: Option<StateDir>) -> anyhow::Re
         max_connections: args.max_connections.max(1),
     };
     info!(address = %address, "Serving the feed directory read-only.");
+    // The one line an operator who started it by hand needs; logging defaults to warnings.
+    eprintln!("serving {} read-only on http://{address}/", args.dir.display());
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
@@ -172,6 +181,11 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, Response> {
             return Ok(head);
         }
         if head.len() > MAX_HEAD_BYTES {
+            // A request line that alone exceeds the limit is a long URI (414), else the
+            // header fields are too large (431).
+            if !head.windows(2).any(|w| w == b"\r\n") {
+                return Err(Response::text(414, "request target too long\n"));
+            }
             return Err(Response::text(431, "request head too large\n"));
         }
     }
@@ -453,6 +467,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
@@ -564,6 +579,8 @@ mod tests {
         assert!(get(address, "/chain/..%2f.json").await.starts_with("HTTP/1.1 404 "));
         let huge = format!("GET / HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(10_000));
         assert!(raw(address, huge.as_bytes()).await.starts_with("HTTP/1.1 431 "));
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(10_000));
+        assert!(raw(address, long.as_bytes()).await.starts_with("HTTP/1.1 414 "));
         let metrics = get(address, "/metrics").await;
         assert!(metrics.contains("beweis_controls{status=\"passing\"} 2\n"), "{metrics}");
         assert!(metrics.contains("beweis_controls{status=\"failing\"} 1\n"), "{metrics}");

@@ -142,7 +142,7 @@ async fn evaluate_document(
     let now = Utc::now();
     let states = crate::runner::evaluate_from_store(config, store, now)
         .await
-        .map_err(|e| FeedError::Evaluate(format!("{e:#}")))?;
+        .map_err(|e| FeedError::Evaluate(crate::output::chain_text(&e)))?;
     let since = since_of(store, &states).await?;
     let head = store.latest_checkpoint().await?;
     let public_facts = public_facts(config, store, &states).await?;
@@ -290,7 +290,7 @@ pub(crate) async fn export_oscal(
     let now = Utc::now();
     let states = crate::runner::evaluate_from_store(config, store, now)
         .await
-        .map_err(|e| FeedError::Evaluate(format!("{e:#}")))?;
+        .map_err(|e| FeedError::Evaluate(crate::output::chain_text(&e)))?;
     let mut rows = Vec::new();
     let mut ids: Vec<i64> = states
         .iter()
