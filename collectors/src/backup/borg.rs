@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::exec::{ExecError, Invocation, Ran};
 use super::report::{detail_lines, Integrity, Point, Report, RunRecord, RunResult};
-use super::restore::{self, restored_location, RestorePlan, Scratch};
+use super::restore::{self, RestorePlan, Scratch};
 use super::runs::{self, Captured};
 use super::times::{parse_iso, Zone};
 use super::{redact_location, RepoSettings, Run, Secret};
@@ -36,6 +36,7 @@ pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecE
         name: repo.name.clone(),
         location: redact_location(&repo.repository),
         off_host: Some(repo.off_host.unwrap_or_else(|| is_remote(&repo.repository))),
+        floor: repo.floor,
         ..Report::default()
     };
     let version =
@@ -59,6 +60,10 @@ pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecE
     }
     if let Some(dir) = &repo.runs_dir {
         add_runs(&mut report, dir)?;
+    }
+    if let Some(dir) = &repo.check_runs_dir {
+        report.integrity = runs::latest_check(dir, integrity)
+            .map_err(|message| ExecError { kind: FailureKind::NotFound, message })?;
     }
     if repo.check {
         let checked = run.tool(&mut report, check_argv(repo), &env).await;
@@ -254,9 +259,22 @@ fn add_runs(report: &mut Report, dir: &std::path::Path) -> Result<(), ExecError>
     let captured = runs::read_runs(dir)
         .map_err(|message| ExecError { kind: FailureKind::NotFound, message })?;
     let records: Vec<RunRecord> = captured.iter().map(classify_run).collect();
+    for run in &captured {
+        if let Some((name, files, bytes)) = created_sizes(&run.stdout) {
+            super::report::fill_sizes(&mut report.points, &name, files, bytes);
+        }
+    }
     report.findings.extend(runs::claim_findings(&captured, &records));
     report.runs = records;
     Ok(())
+}
+
+/// The archive name, file count and original size in `borg create --json` output.
+fn created_sizes(stdout: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+    let created: Value = serde_json::from_str(stdout.trim()).ok()?;
+    let archive = &created["archive"];
+    let name = archive["name"].as_str()?.to_string();
+    Some((name, archive["stats"]["nfiles"].as_u64(), archive["stats"]["original_size"].as_u64()))
 }
 
 /// Classifies one captured `borg create --json` run: 0 success (with an archive written),
@@ -303,24 +321,54 @@ async fn restore_test(
             return restore::not_run(plan, run.now, format!("cannot create scratch dir: {e}"))
         }
     };
-    // FIXME(restore-relative-snapshots): an archive created from a relative path (`borg
-    // create repo::x data` in /srv) stores `data/…`, not `srv/data/…`; as restic.rs does with
-    // `restic find`, look the sample up in the archive (`borg list --json-lines ARCHIVE`)
-    // and extract the match the configured path ends with.
-    let inside = restored_location(std::path::Path::new(""), &plan.path);
-    let mut call = Invocation::new(
-        argv(repo, &["extract"], Some(&newest))
-            .into_iter()
-            .chain([inside.to_string_lossy().into_owned()])
-            .collect(),
-        env,
-    );
+    let stored = match stored_path(report, repo, plan, run, env, &newest).await {
+        Ok(stored) => stored,
+        Err(message) => return restore::not_run(plan, run.now, message),
+    };
+    let extract = argv(repo, &["extract"], Some(&newest)).into_iter().chain([stored.clone()]);
+    let mut call = Invocation::new(extract.collect(), env);
     call.cwd = Some(scratch.path().to_path_buf());
     match run.tool_in(report, call).await {
-        Ok(ran) if ran.code == Some(0) => restore::compare(plan, scratch.path(), &newest, run.now),
+        Ok(ran) if ran.code == Some(0) => {
+            let restored = scratch.path().join(&stored);
+            restore::compare_file(plan, &restored, &newest, run.now)
+        }
         Ok(ran) => restore::not_run(plan, run.now, format!("borg extract exit {:?}", ran.code)),
         Err(e) => restore::not_run(plan, run.now, e.message),
     }
+}
+
+/// Where the sample is stored in the archive. borg stores the paths it was given without the
+/// leading `/`, so an archive made from a relative path (`borg create repo::x data` in `/srv`)
+/// holds `data/…` rather than `srv/data/…`. The sample is therefore looked up by file name
+/// (`borg list --json-lines ARCHIVE re:(^|/)NAME$`) and the match that the configured path
+/// ends with is extracted.
+async fn stored_path(
+    report: &mut Report,
+    repo: &RepoSettings,
+    plan: &RestorePlan,
+    run: &Run<'_>,
+    env: &[(String, String)],
+    archive: &str,
+) -> Result<String, String> {
+    let Some(name) = plan.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Err(format!("sample path {} has no file name", plan.path.display()));
+    };
+    let pattern = format!("re:(^|/){}$", regex::escape(&name));
+    let mut list = argv(repo, &["list", "--json-lines"], Some(archive));
+    list.push(pattern);
+    let ran = run.tool(report, list, env).await.map_err(|e| e.message)?;
+    if ran.code != Some(0) {
+        return Err(format!("borg list of archive {archive} exit {:?}", ran.code));
+    }
+    let stored: Vec<String> = String::from_utf8_lossy(&ran.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|item| item["type"] == "-")
+        .filter_map(|item| item["path"].as_str().map(String::from))
+        .collect();
+    restore::best_match(&plan.path, &stored)
+        .ok_or_else(|| format!("sample {} is not in archive {archive}", plan.path.display()))
 }
 
 #[cfg(test)]

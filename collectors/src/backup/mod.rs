@@ -25,6 +25,7 @@ pub mod restore;
 pub mod runs;
 pub mod times;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,21 @@ pub struct RepoConfig {
     /// borg: the zone its zone-less times are read in; the collector runs borg with `TZ=UTC`,
     /// so the default `UTC` is right unless output is replayed. IANA name or `local`.
     pub time_zone: Option<String>,
+    /// A snapshot or archive with fewer files than this is empty (a finding, not a success),
+    /// whatever came before it. Without it only zero files and falls to under a tenth count.
+    pub min_files: Option<u64>,
+    /// Like `min_files`, in bytes of original (source) size.
+    pub min_bytes: Option<u64>,
+    /// restic: backend variables (`AWS_ACCESS_KEY_ID`, `B2_ACCOUNT_KEY`, …) whose values are
+    /// read from these absolute files at run time; values are never written in the config.
+    #[serde(default)]
+    pub env_files: BTreeMap<String, String>,
+    /// restic: like `env_files`, from systemd credentials (`$CREDENTIALS_DIRECTORY/<name>`).
+    #[serde(default)]
+    pub env_credentials: BTreeMap<String, String>,
+    /// A directory of run records (the `runs_dir` layout) that a job outside the collector,
+    /// e.g. a systemd timer, left of each `restic check` / `borg check` it ran.
+    pub check_runs_dir: Option<String>,
 }
 
 /// Parameters of a restore test.
@@ -169,6 +185,12 @@ pub struct RepoSettings {
     pub cache_dir: Option<PathBuf>,
     /// Zone of zone-less times.
     pub zone: times::Zone,
+    /// Absolute size floor of a usable point.
+    pub floor: report::Floor,
+    /// Backend variables and where their values are read from (restic).
+    pub backend_env: Vec<(String, Secret)>,
+    /// Run records of integrity checks made outside the collector.
+    pub check_runs_dir: Option<PathBuf>,
 }
 
 /// Where a secret is read from; only its path ever reaches a program.
@@ -208,6 +230,24 @@ impl Secret {
             }
             Err(_) => Err(secret_error(FailureKind::NotFound, &path, "does not exist")),
         }
+    }
+}
+
+impl Secret {
+    /// The secret's value: the file's content without a trailing newline. For backend
+    /// variables only; passwords reach tools as a file path.
+    ///
+    /// # Errors
+    ///
+    /// As [`Secret::resolve`], or when the file cannot be read or is not UTF-8; the message
+    /// names the file, never its content.
+    pub fn read_value(&self) -> Result<String, ExecError> {
+        let path = self.resolve()?;
+        let bytes = std::fs::read(&path)
+            .map_err(|_| secret_error(FailureKind::Permission, &path, "is not readable"))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| secret_error(FailureKind::Parse, &path, "is not UTF-8 text"))?;
+        Ok(text.trim_end_matches(['\n', '\r']).to_string())
     }
 }
 
@@ -370,6 +410,8 @@ fn validate_repo(
             times::Zone::Utc
         }
     };
+    let floor = report::Floor { min_files: c.min_files, min_bytes: c.min_bytes };
+    let backend_env = validate_backend_env(c.env_files, c.env_credentials, tool, key, errors);
     RepoSettings {
         name: c.name,
         repository: c.repository,
@@ -383,6 +425,58 @@ fn validate_repo(
         off_host: c.off_host,
         cache_dir: c.cache_dir.map(|d| absolute(&d, format!("{key}.cache_dir"), errors)),
         zone,
+        floor,
+        backend_env,
+        check_runs_dir: c
+            .check_runs_dir
+            .map(|d| absolute(&d, format!("{key}.check_runs_dir"), errors)),
+    }
+}
+
+/// Prefixes of the variables restic's backends read credentials from (S3, B2, Azure, GCS,
+/// Swift, REST). Only these may be set: a configured `PATH` or `LD_PRELOAD` would change what
+/// runs, and `RESTIC_*` would override the repository and password the collector sets.
+const BACKEND_ENV_PREFIXES: [&str; 8] =
+    ["AWS_", "B2_", "AZURE_", "GOOGLE_", "OS_", "ST_", "SWIFT_", "RESTIC_REST_"];
+
+fn validate_backend_env(
+    files: BTreeMap<String, String>,
+    credentials: BTreeMap<String, String>,
+    tool: &str,
+    key: &str,
+    errors: &mut Vec<ParamError>,
+) -> Vec<(String, Secret)> {
+    if tool != "restic" && !(files.is_empty() && credentials.is_empty()) {
+        errors.push(ParamError::new(format!("{key}.env_files"), "is only read for restic"));
+    }
+    let mut env = Vec::new();
+    for (var, file) in files {
+        let field = format!("{key}.env_files.{var}");
+        check_backend_var(&var, &field, errors);
+        if credentials.contains_key(&var) {
+            errors.push(ParamError::new(&field, "is also in env_credentials"));
+        }
+        env.push((var, Secret::File(absolute(&file, field, errors))));
+    }
+    for (var, name) in credentials {
+        let field = format!("{key}.env_credentials.{var}");
+        check_backend_var(&var, &field, errors);
+        if name.is_empty() || name.contains('/') || name == ".." {
+            errors.push(ParamError::new(field, "must be a plain credential name"));
+        }
+        env.push((var, Secret::Credential(name)));
+    }
+    env
+}
+
+fn check_backend_var(var: &str, field: &str, errors: &mut Vec<ParamError>) {
+    let shaped = !var.is_empty()
+        && var.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !shaped || !BACKEND_ENV_PREFIXES.iter().any(|p| var.starts_with(p)) {
+        errors.push(ParamError::new(
+            field,
+            format!("is not a backend credential variable ({})", BACKEND_ENV_PREFIXES.join(", ")),
+        ));
     }
 }
 
@@ -403,11 +497,10 @@ fn validate_restore(r: RestoreConfig, key: &str, errors: &mut Vec<ParamError>) -
 pub async fn collect(settings: &BackupSettings, ctx: &Context) -> Collection {
     let mut out = Collection::default();
     let deadline = Instant::now() + ctx.timeout;
-    for source in &settings.sources {
+    for (index, source) in settings.sources.iter().enumerate() {
         let started = Instant::now();
-        // FIXME(budget): a slow source may use up the time of the ones after it; a share per
-        // source would keep one hung repository from starving the rest.
-        let run = Run { now: ctx.now, deadline, ctx };
+        let left = settings.sources.len() - index;
+        let run = Run { now: ctx.now, deadline: fair_share(started, deadline, left), ctx };
         let subject = subject(source);
         match collect_source(source, &run).await {
             Ok(report) => {
@@ -417,6 +510,16 @@ pub async fn collect(settings: &BackupSettings, ctx: &Context) -> Collection {
         }
     }
     out
+}
+
+/// The deadline of the next source: an equal share of the time left among the `left` sources
+/// still to collect. A hanging source times out at its share and fails alone; time a source
+/// does not use goes to the ones after it. Sources run one after another so that two backup
+/// tools never compete for the host's memory and I/O.
+fn fair_share(now: Instant, deadline: Instant, left: usize) -> Instant {
+    let remaining = deadline.saturating_duration_since(now);
+    let share = remaining / u32::try_from(left.max(1)).unwrap_or(u32::MAX);
+    now + share
 }
 
 async fn collect_source(source: &Source, run: &Run<'_>) -> Result<Report, ExecError> {
@@ -475,7 +578,7 @@ fn observe(
 pub struct Run<'a> {
     /// The run's reference time.
     pub now: DateTime<Utc>,
-    /// When the whole collection must be done.
+    /// When this source must be done (its share of the collection's time).
     pub deadline: Instant,
     /// The whole context (limits, cancellation).
     pub ctx: &'a Context,

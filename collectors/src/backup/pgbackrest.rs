@@ -4,10 +4,14 @@
 //! except 6 "backup/expire running" mean failed, whatever the exit status), its backups
 //! (label, type, stop time as epoch seconds, size, the `error` flag newer releases set when a
 //! backup found checksum errors), cipher and repositories. It runs pgBackRest by argv, or reads
-//! the JSON a cron job saved (`info_file`) when the agent may not run it. It does not know
-//! which repository is on another host: pgBackRest does not say, so `off_host` is configured.
+//! the JSON a cron job saved (`info_file`) when the agent may not run it. `info` does not name
+//! a repository's type or host, so whether a copy is off this host is derived from
+//! pgBackRest's own configuration (`repoN-type` s3, gcs, azure, sftp or cifs, or `repoN-host`
+//! for a posix repository on a repository host), for the repositories `info` lists; a
+//! configured `off_host` overrides it.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -31,9 +35,17 @@ pub struct PgbackrestConfig {
     pub program: Option<String>,
     /// Read saved `info --output=json` output from this file instead of running the program.
     pub info_file: Option<String>,
-    /// Whether a repository of this stanza is on another host.
+    /// Whether a repository of this stanza is on another host; overrides what the pgBackRest
+    /// configuration says.
     pub off_host: Option<bool>,
+    /// pgBackRest's configuration file, passed to it as `--config` and read for the
+    /// repositories' types and hosts (with `conf.d/*.conf` beside it). Default
+    /// `/etc/pgbackrest/pgbackrest.conf`, not passed.
+    pub config_file: Option<String>,
 }
+
+/// pgBackRest's default configuration file.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/pgbackrest/pgbackrest.conf";
 
 /// Validated pgBackRest settings.
 #[derive(Debug, Clone)]
@@ -44,6 +56,7 @@ pub struct PgbackrestSettings {
     program: String,
     info_file: Option<PathBuf>,
     off_host: Option<bool>,
+    config_file: Option<PathBuf>,
 }
 
 impl PgbackrestConfig {
@@ -59,6 +72,9 @@ impl PgbackrestConfig {
             program: self.program.unwrap_or_else(|| "pgbackrest".to_string()),
             info_file: self.info_file.map(|f| absolute(&f, format!("{key}.info_file"), errors)),
             off_host: self.off_host,
+            config_file: self
+                .config_file
+                .map(|f| absolute(&f, format!("{key}.config_file"), errors)),
         }
     }
 }
@@ -79,18 +95,173 @@ pub async fn collect(settings: &PgbackrestSettings, run: &Run<'_>) -> Result<Rep
     let stdout = match &settings.info_file {
         Some(file) => read_file(file)?,
         None => {
-            let argv = vec![
-                settings.program.clone(),
-                format!("--stanza={}", settings.stanza),
-                "info".to_string(),
-                "--output=json".to_string(),
-            ];
+            let mut argv = vec![settings.program.clone()];
+            if let Some(config) = &settings.config_file {
+                argv.push(format!("--config={}", config.display()));
+            }
+            argv.push(format!("--stanza={}", settings.stanza));
+            argv.extend(["info".to_string(), "--output=json".to_string()]);
             run.tool(&mut report, argv, &[]).await?.stdout
         }
     };
+    let config_path = settings.config_file.clone().unwrap_or_else(|| DEFAULT_CONFIG_FILE.into());
+    let config = read_config(&config_path)?;
     apply_info(&mut report, &stdout, &settings.stanza)
         .map_err(|message| ExecError { kind: FailureKind::Parse, message })?;
+    apply_locations(&mut report, config.as_deref(), &settings.stanza, settings.off_host);
+    report.detail.insert("config_file".into(), json!(config_path));
     Ok(report)
+}
+
+/// The configuration text: the file and `conf.d/*.conf` beside it, in name order; `None`
+/// when the file does not exist (then repository locations are unknown).
+///
+/// # Errors
+///
+/// When the file exists but cannot be read; the message names it.
+fn read_config(path: &Path) -> Result<Option<String>, ExecError> {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ExecError {
+                kind: FailureKind::Permission,
+                message: format!("cannot read pgbackrest config {}: {e}", path.display()),
+            })
+        }
+    };
+    let include = path.with_file_name("conf.d").join("*.conf");
+    let mut extra: Vec<PathBuf> = glob::glob(&include.to_string_lossy())
+        .map_or_else(|_| Vec::new(), |g| g.flatten().collect());
+    extra.sort();
+    for file in extra {
+        if let Ok(more) = std::fs::read_to_string(&file) {
+            text.push('\n');
+            text.push_str(&more);
+        }
+    }
+    Ok(Some(text))
+}
+
+/// Where one repository of the stanza lives, as pgBackRest's configuration says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoLocation {
+    /// The repository key (`repo2-…` is key 2).
+    pub key: u32,
+    /// `posix` (the default), `cifs`, `s3`, `gcs`, `azure` or `sftp`.
+    pub kind: String,
+    /// The repository host of a posix repository reached over SSH or TLS.
+    pub host: Option<String>,
+}
+
+impl RepoLocation {
+    /// Whether the repository is on another host than the database.
+    pub fn is_off_host(&self) -> bool {
+        self.kind != "posix" || self.host.is_some()
+    }
+}
+
+/// The `repoN-type` and `repoN-host` settings for `stanza`: sections `global`,
+/// `global:backup`, `<stanza>` and `<stanza>:backup`, later ones overriding earlier ones.
+/// `repo-type` (before pgBackRest 2.33) is repository 1.
+///
+/// Own parser: pgBackRest's format is its own INI subset (no quoting, repeatable keys,
+/// `section:command` names), which general INI crates read differently.
+pub fn repo_locations(config: &str, stanza: &str) -> BTreeMap<u32, RepoLocation> {
+    let ranks = [
+        "global".to_string(),
+        "global:backup".to_string(),
+        stanza.to_string(),
+        format!("{stanza}:backup"),
+    ];
+    let mut settings: BTreeMap<(u32, &str), (usize, String)> = BTreeMap::new();
+    let mut rank = None;
+    for line in config.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            rank = ranks.iter().position(|r| r == name.trim());
+            continue;
+        }
+        let (Some(rank), Some((key, value))) = (rank, line.split_once('=')) else {
+            continue;
+        };
+        let Some((repo, option)) = repo_option(key.trim()) else {
+            continue;
+        };
+        let slot = settings.entry((repo, option)).or_insert((rank, String::new()));
+        if rank >= slot.0 {
+            *slot = (rank, value.trim().to_string());
+        }
+    }
+    let mut repos: BTreeMap<u32, RepoLocation> = BTreeMap::new();
+    for ((key, option), (_, value)) in settings {
+        let repo = repos.entry(key).or_insert_with(|| RepoLocation {
+            key,
+            kind: "posix".to_string(),
+            host: None,
+        });
+        match option {
+            "type" => repo.kind = value.to_ascii_lowercase(),
+            _ => repo.host = Some(value).filter(|h| !h.is_empty()),
+        }
+    }
+    repos
+}
+
+/// `repo2-type` → (2, "type"); `repo-host` → (1, "host"); others `None`.
+fn repo_option(key: &str) -> Option<(u32, &'static str)> {
+    let rest = key.strip_prefix("repo")?;
+    let (index, option) = rest.split_once('-')?;
+    let option = match option {
+        "type" => "type",
+        "host" => "host",
+        _ => return None,
+    };
+    let index = if index.is_empty() { 1 } else { index.parse().ok()? };
+    Some((index, option))
+}
+
+/// Sets `off_host` from the override or from the locations of the repositories `info` listed,
+/// and records them.
+fn apply_locations(report: &mut Report, config: Option<&str>, stanza: &str, forced: Option<bool>) {
+    let keys: Vec<u32> = report.detail["repository_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter().filter_map(|k| k.as_u64()).filter_map(|k| u32::try_from(k).ok()).collect()
+        })
+        .unwrap_or_default();
+    // `info` before pgBackRest 2.33 has no repository list: there is one, repository 1.
+    let keys = if keys.is_empty() { vec![1] } else { keys };
+    let locations = config.map(|text| repo_locations(text, stanza));
+    let listed: Option<Vec<RepoLocation>> = locations.map(|all| {
+        keys.iter()
+            .map(|key| {
+                all.get(key).cloned().unwrap_or(RepoLocation {
+                    key: *key,
+                    kind: "posix".into(),
+                    host: None,
+                })
+            })
+            .collect()
+    });
+    let derived =
+        listed.as_ref().filter(|l| !l.is_empty()).map(|l| l.iter().any(RepoLocation::is_off_host));
+    let (off_host, basis) = match (forced, derived) {
+        (Some(forced), _) => (Some(forced), "configured"),
+        (None, Some(derived)) => (Some(derived), "pgbackrest_config"),
+        (None, None) => (None, "unknown"),
+    };
+    report.off_host = off_host;
+    report.detail.insert("off_host_basis".into(), json!(basis));
+    let described: Option<Vec<Value>> = listed.map(|l| {
+        l.iter().map(|r| json!({ "key": r.key, "type": r.kind, "host": r.host, "off_host": r.is_off_host() })).collect()
+    });
+    report.detail.insert("repository_locations".into(), json!(described));
+    let repos = keys.len();
+    report.independent_copy = match off_host {
+        Some(true) => Some(true),
+        _ if repos <= 1 => Some(false),
+        _ => None,
+    };
 }
 
 fn read_file(file: &std::path::Path) -> Result<Vec<u8>, ExecError> {
@@ -122,11 +293,16 @@ pub fn apply_info(report: &mut Report, stdout: &[u8], stanza: &str) -> Result<()
     report.encryption = found["cipher"].as_str().map(String::from);
     report.encrypted = report.encryption.as_deref().map(|cipher| cipher != "none");
     let repos = found["repo"].as_array().map_or(0, Vec::len);
+    let keys: Vec<Value> = found["repo"]
+        .as_array()
+        .map(|list| list.iter().map(|r| r["key"].clone()).collect())
+        .unwrap_or_default();
     report.independent_copy = match report.off_host {
         Some(true) => Some(true),
         _ if repos <= 1 => Some(false),
         _ => None,
     };
+    report.detail.insert("repository_keys".into(), Value::Array(keys));
     report.detail.insert("status_code".into(), json!(code));
     report.detail.insert("status_message".into(), found["status"]["message"].clone());
     report.detail.insert("repositories".into(), json!(repos));

@@ -126,6 +126,18 @@ pub struct Report {
     pub detail: Map<String, Value>,
     /// Tool version, for custody.
     pub tool_version: Option<String>,
+    /// The configured floor below which a point is empty whatever came before it.
+    pub floor: Floor,
+}
+
+/// Absolute minimum size of a usable point of a source (`min_files`, `min_bytes`); a point
+/// below it is a size finding and not a success, even without a previous point to compare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Floor {
+    /// Fewest files a usable point holds.
+    pub min_files: Option<u64>,
+    /// Fewest bytes a usable point holds.
+    pub min_bytes: Option<u64>,
 }
 
 /// Freshness and window policy of an instance.
@@ -152,7 +164,7 @@ impl Report {
     ) -> (Value, Option<DateTime<Utc>>) {
         self.points.sort_by_key(|p| p.at.utc);
         self.runs.sort_by_key(|r| r.at);
-        add_size_findings(&self.points, &mut self.findings);
+        add_size_findings(&mut self.points, self.floor, &mut self.findings);
         let successes = successes(&self.points, &self.runs);
         let newest = successes.last().copied();
         let mut facts = Map::new();
@@ -179,6 +191,26 @@ impl Report {
         facts.insert("detail".into(), Value::Object(self.detail));
         facts.insert("commands".into(), Value::Array(self.commands));
         (Value::Object(facts), effective_at)
+    }
+
+    /// Replaces every occurrence of a secret value in the text the tools printed (errors,
+    /// details, findings) with `***`, before any of it becomes a fact.
+    pub fn scrub(&mut self, secrets: &[String]) {
+        let secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+        if secrets.is_empty() {
+            return;
+        }
+        let owned: Vec<String> = secrets.into_iter().cloned().collect();
+        if let Some(check) = &mut self.integrity {
+            check.errors.iter_mut().for_each(|e| *e = scrub_text(e, &owned));
+        }
+        for run in &mut self.runs {
+            run.details.iter_mut().for_each(|d| *d = scrub_text(d, &owned));
+        }
+        let values = self.findings.iter_mut().chain(self.commands.iter_mut());
+        values.chain(self.restore_test.as_mut()).for_each(|v| scrub_value(v, &owned));
+        self.detail.values_mut().for_each(|v| scrub_value(v, &owned));
+        self.location = scrub_text(&self.location, &owned);
     }
 
     fn insert_result(&self, facts: &mut Map<String, Value>) {
@@ -298,28 +330,62 @@ fn previous_of_job<'a>(points: &'a [Point], index: usize, job: Option<&str>) -> 
     points[..index].iter().rev().find(|p| p.job.as_deref() == job)
 }
 
-/// A point whose file count fell to zero, or whose size fell below a tenth of the previous
-/// point of the same job, is a finding: the source may have gone missing.
-fn add_size_findings(points: &[Point], findings: &mut Vec<Value>) {
-    for (index, point) in points.iter().enumerate() {
-        let Some(previous) = previous_of_job(points, index, point.job.as_deref()) else {
+/// A point that holds no files, fell below the configured floor, or whose file count or size
+/// fell below a tenth of the previous point of the same job is a finding ("the source may have
+/// gone missing") and does not count as a success.
+fn add_size_findings(points: &mut [Point], floor: Floor, findings: &mut Vec<Value>) {
+    for index in 0..points.len() {
+        let previous = previous_of_job(points, index, points[index].job.as_deref());
+        let point = &points[index];
+        let reasons = size_problems(point, previous, floor);
+        if reasons.is_empty() {
             continue;
-        };
-        let files_gone = point.files == Some(0) && previous.files.is_some_and(|f| f > 0);
-        let collapsed = match (point.bytes, previous.bytes) {
-            (Some(now), Some(before)) => before > 0 && now.saturating_mul(10) < before,
-            _ => false,
-        };
-        if files_gone || collapsed {
-            findings.push(json!({
-                "kind": "size_collapse",
-                "message": "backup source missing or size collapse",
-                "id": point.id,
-                "previous_id": previous.id,
-                "files": point.files, "previous_files": previous.files,
-                "bytes": point.bytes, "previous_bytes": previous.bytes,
-            }));
         }
+        findings.push(json!({
+            "kind": "size_collapse",
+            "message": "backup source missing or size collapse",
+            "reasons": reasons,
+            "id": point.id,
+            "previous_id": previous.map(|p| p.id.clone()),
+            "files": point.files, "previous_files": previous.and_then(|p| p.files),
+            "bytes": point.bytes, "previous_bytes": previous.and_then(|p| p.bytes),
+            "min_files": floor.min_files, "min_bytes": floor.min_bytes,
+        }));
+        points[index].good = false;
+    }
+}
+
+/// Why a point is (almost) empty, in words stable enough for checks; empty when it is not.
+fn size_problems(point: &Point, previous: Option<&Point>, floor: Floor) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    let below =
+        |value: Option<u64>, min: Option<u64>| matches!((value, min), (Some(v), Some(m)) if v < m);
+    let collapsed = |now: Option<u64>, before: Option<u64>| matches!((now, before), (Some(now), Some(before)) if before > 0 && now.saturating_mul(10) < before);
+    if point.files == Some(0) {
+        reasons.push("no_files");
+    }
+    if below(point.files, floor.min_files) {
+        reasons.push("below_min_files");
+    }
+    if below(point.bytes, floor.min_bytes) {
+        reasons.push("below_min_bytes");
+    }
+    if point.files != Some(0) && collapsed(point.files, previous.and_then(|p| p.files)) {
+        reasons.push("files_collapse");
+    }
+    if collapsed(point.bytes, previous.and_then(|p| p.bytes)) {
+        reasons.push("bytes_collapse");
+    }
+    reasons
+}
+
+/// Fills the sizes a point lacks from what the run that wrote it reported (`borg create
+/// --json` stats, the `restic backup --json` summary), so a collapse is seen even where the
+/// repository listing carries no sizes.
+pub fn fill_sizes(points: &mut [Point], id: &str, files: Option<u64>, bytes: Option<u64>) {
+    for point in points.iter_mut().filter(|p| same_id(id, &p.id)) {
+        point.files = point.files.or(files);
+        point.bytes = point.bytes.or(bytes);
     }
 }
 
@@ -354,6 +420,20 @@ fn integrity_facts(integrity: Option<&Integrity>, now: DateTime<Utc>) -> Value {
             "age_hours": hours_between(check.at, now),
             "errors": check.errors,
         }),
+    }
+}
+
+/// `text` with each non-empty secret replaced by `***`.
+pub fn scrub_text(text: &str, secrets: &[String]) -> String {
+    secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| t.replace(s, "***"))
+}
+
+fn scrub_value(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(text) => *text = scrub_text(text, secrets),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, secrets)),
+        _ => {}
     }
 }
 

@@ -26,7 +26,25 @@ use crate::FailureKind;
 /// A per-source failure when the repository cannot be listed (missing, locked, wrong
 /// password, restic missing or too slow).
 pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecError> {
-    let env = environment(repo)?;
+    let (env, secrets) = environment(repo)?;
+    match collect_with(repo, run, &env).await {
+        Ok(mut report) => {
+            report.scrub(&secrets);
+            Ok(report)
+        }
+        Err(mut e) => {
+            e.message = super::report::scrub_text(&e.message, &secrets);
+            Err(e)
+        }
+    }
+}
+
+async fn collect_with(
+    repo: &RepoSettings,
+    run: &Run<'_>,
+    env: &[(String, String)],
+) -> Result<Report, ExecError> {
+    let env = env.to_vec();
     let mut report = Report {
         source: "restic",
         name: repo.name.clone(),
@@ -34,6 +52,7 @@ pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecE
         encryption: Some("aes-256-ctr+poly1305".to_string()),
         encrypted: Some(true),
         off_host: Some(repo.off_host.unwrap_or_else(|| is_remote(&repo.repository))),
+        floor: repo.floor,
         ..Report::default()
     };
     let version = run.tool(&mut report, argv(repo, &["version"]), &env).await?;
@@ -52,6 +71,10 @@ pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecE
     if let Some(dir) = &repo.runs_dir {
         add_runs(&mut report, dir)?;
     }
+    if let Some(dir) = &repo.check_runs_dir {
+        report.integrity = runs::latest_check(dir, integrity)
+            .map_err(|message| ExecError { kind: FailureKind::NotFound, message })?;
+    }
     if repo.check {
         let checked = run.tool(&mut report, check_argv(repo), &env).await;
         report.integrity = Some(match checked {
@@ -65,12 +88,11 @@ pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecE
     Ok(report)
 }
 
-/// The environment: repository and password file, plus cache settings.
-///
-/// FIXME(backend-credentials): the environment is cleared, so repositories that need more
-/// than the password (S3 or B2 keys, `rclone` config) cannot be read yet; they would need
-/// further credential files mapped to their variables.
-fn environment(repo: &RepoSettings) -> Result<Vec<(String, String)>, ExecError> {
+/// The environment: repository and password file, cache settings, and the backend
+/// credentials (S3, B2, …), whose values restic only takes from variables; they are read from
+/// their files at run time, and returned second so that they can be scrubbed from what restic
+/// printed before anything becomes evidence.
+fn environment(repo: &RepoSettings) -> Result<(Vec<(String, String)>, Vec<String>), ExecError> {
     let password = repo.secret.resolve()?;
     let mut env = vec![
         ("RESTIC_REPOSITORY".to_string(), repo.repository.clone()),
@@ -79,7 +101,16 @@ fn environment(repo: &RepoSettings) -> Result<Vec<(String, String)>, ExecError> 
     if let Some(cache) = &repo.cache_dir {
         env.push(("RESTIC_CACHE_DIR".to_string(), cache.to_string_lossy().into_owned()));
     }
-    Ok(env)
+    let mut secrets = Vec::new();
+    for (var, secret) in &repo.backend_env {
+        let value = secret.read_value().map_err(|mut e| {
+            e.message = format!("{var}: {}", e.message);
+            e
+        })?;
+        env.push((var.clone(), value.clone()));
+        secrets.push(value);
+    }
+    Ok((env, secrets))
 }
 
 fn argv(repo: &RepoSettings, args: &[&str]) -> Vec<String> {
@@ -228,9 +259,22 @@ fn add_runs(report: &mut Report, dir: &std::path::Path) -> Result<(), ExecError>
     let captured = runs::read_runs(dir)
         .map_err(|message| ExecError { kind: FailureKind::NotFound, message })?;
     let records: Vec<RunRecord> = captured.iter().map(classify_run).collect();
+    for run in &captured {
+        if let Some((id, files, bytes)) = summary_sizes(&run.stdout) {
+            super::report::fill_sizes(&mut report.points, &id, files, bytes);
+        }
+    }
     report.findings.extend(runs::claim_findings(&captured, &records));
     report.runs = records;
     Ok(())
+}
+
+/// The snapshot id, file count and bytes of a `restic backup --json` summary line.
+fn summary_sizes(stdout: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+    let line = stdout.lines().rev().find(|l| l.contains("\"summary\""))?;
+    let value: Value = serde_json::from_str(line.trim()).ok()?;
+    let id = value["snapshot_id"].as_str()?.to_string();
+    Some((id, value["total_files_processed"].as_u64(), value["total_bytes_processed"].as_u64()))
 }
 
 /// Classifies one captured `restic backup --json` run. The exit code alone never makes a
@@ -352,7 +396,7 @@ async fn stored_path(
         return Err(format!("restic find exit {:?}", ran.code));
     }
     let found = parse_find(&ran.stdout)?;
-    best_match(&plan.path, &found)
+    restore::best_match(&plan.path, &found)
         .ok_or_else(|| format!("sample {} is not in snapshot {snapshot}", plan.path.display()))
 }
 
@@ -372,15 +416,6 @@ fn parse_find(stdout: &[u8]) -> Result<Vec<String>, String> {
     Ok(found.into_iter().flat_map(|f| f.matches).map(|m| m.path).collect())
 }
 
-/// The stored path `original` ends with, the longest (most specific) first.
-fn best_match(original: &std::path::Path, stored: &[String]) -> Option<String> {
-    stored
-        .iter()
-        .filter(|p| original.ends_with(p.trim_start_matches('/')))
-        .max_by_key(|p| p.len())
-        .cloned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,10 +424,11 @@ mod tests {
     fn the_sample_is_found_in_absolute_and_relative_trees() {
         let original = std::path::Path::new("/tmp/bk/data/a.txt");
         let stored = ["/data/a.txt".to_owned(), "/other/a.txt".to_owned()];
-        assert_eq!(best_match(original, &stored).as_deref(), Some("/data/a.txt"));
+        assert_eq!(restore::best_match(original, &stored).as_deref(), Some("/data/a.txt"));
         let absolute = ["/tmp/bk/data/a.txt".to_owned(), "/data/a.txt".to_owned()];
-        assert_eq!(best_match(original, &absolute).as_deref(), Some("/tmp/bk/data/a.txt"));
-        assert_eq!(best_match(original, &["/a.txt.bak".to_owned()]), None);
+        let best = restore::best_match(original, &absolute);
+        assert_eq!(best.as_deref(), Some("/tmp/bk/data/a.txt"));
+        assert_eq!(restore::best_match(original, &["/a.txt.bak".to_owned()]), None);
         let listing = br#"[{"matches":[{"path":"/data/a.txt","type":"file"}],"hits":1}]"#;
         assert_eq!(parse_find(listing), Ok(vec!["/data/a.txt".to_owned()]));
     }

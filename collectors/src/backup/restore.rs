@@ -92,6 +92,18 @@ pub fn restored_location(root: &Path, original: &Path) -> PathBuf {
     root.join(original.strip_prefix("/").unwrap_or(original))
 }
 
+/// The stored path that `original` ends with (component-wise), the longest (most specific)
+/// first: a snapshot or archive taken from a relative path stores `data/a.txt` for
+/// `/srv/data/a.txt`. Leading `/` in stored paths is ignored (restic has one, borg none).
+pub fn best_match(original: &Path, stored: &[String]) -> Option<String> {
+    stored
+        .iter()
+        .filter(|p| !p.trim_start_matches('/').is_empty())
+        .filter(|p| original.ends_with(p.trim_start_matches('/')))
+        .max_by_key(|p| p.len())
+        .cloned()
+}
+
 /// Compares the restored file under `root` with the plan; the facts of the restore test.
 pub fn compare(plan: &RestorePlan, root: &Path, snapshot: &str, at: DateTime<Utc>) -> Value {
     compare_file(plan, &restored_location(root, &plan.path), snapshot, at)

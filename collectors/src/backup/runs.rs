@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::report::{RunRecord, RunResult};
+use super::exec::Ran;
+use super::report::{Integrity, RunRecord, RunResult};
 use super::times::rfc3339;
 
 /// The most run directories read, newest by name first.
@@ -81,6 +82,33 @@ fn read_run(dir: &Path) -> Captured {
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty()),
     }
+}
+
+/// The newest integrity check a job outside the collector recorded in `dir` (same layout:
+/// `exit_code` dates it, `stdout` and `stderr` hold the check's output), judged by the source's
+/// own reading of its check output (`read`). Runs without a readable `exit_code` are skipped.
+///
+/// # Errors
+///
+/// A message naming `dir` when it cannot be listed.
+pub fn latest_check(
+    dir: &Path,
+    read: impl Fn(&Ran, DateTime<Utc>) -> Integrity,
+) -> Result<Option<Integrity>, String> {
+    let runs = read_runs(dir).map_err(|e| e.replace("runs_dir", "check_runs_dir"))?;
+    let newest = runs.into_iter().filter(|run| run.exit_code.is_some()).max_by_key(|run| run.at);
+    Ok(newest.and_then(|run| {
+        let at = run.at?;
+        let ran = Ran {
+            argv: Vec::new(),
+            code: run.exit_code,
+            stdout: run.stdout.into_bytes(),
+            stderr: run.stderr.into_bytes(),
+            stdout_truncated: false,
+            duration: std::time::Duration::ZERO,
+        };
+        Some(read(&ran, at))
+    }))
 }
 
 /// Accepts `3`, `rc=3` or `exit 3` forms.
