@@ -384,4 +384,70 @@ mod tests {
             .contains("other"));
         assert!(apply_info(&mut report, b"{}", "main").is_err());
     }
+
+    fn locations(info: &str, config: Option<&str>, forced: Option<bool>) -> Value {
+        let mut report = Report { source: "pgbackrest", ..Report::default() };
+        apply_info(&mut report, info.as_bytes(), "main").expect("apply");
+        apply_locations(&mut report, config, "main", forced);
+        let now = parse_iso("2026-08-20T12:00:00Z", Zone::Utc).expect("now").utc;
+        report.into_facts(now, Policy { stale_after_hours: 26.0, window_days: 7 }).0
+    }
+
+    const TWO_REPOS: &str = include_str!("fixtures/pgbackrest/ok-two-repos.json");
+    const POSIX_S3: &str = include_str!("fixtures/pgbackrest/pgbackrest-posix-s3.conf");
+    const LOCAL: &str = include_str!("fixtures/pgbackrest/pgbackrest-local.conf");
+    const BK09: &str = include_str!("fixtures/pgbackrest/bk09-no-valid-backups.json");
+
+    #[test]
+    fn bk09_off_host_is_derived_from_the_repositories_pgbackrest_uses() {
+        let facts = locations(TWO_REPOS, Some(POSIX_S3), None);
+        assert_eq!(facts["off_host"], true, "{facts}");
+        assert_eq!(facts["independent_copy"], true);
+        assert_eq!(facts["detail"]["off_host_basis"], "pgbackrest_config");
+        let described = &facts["detail"]["repository_locations"];
+        assert_eq!(described[0], json!({"key":1,"type":"posix","host":null,"off_host":false}));
+        assert_eq!(described[1]["type"], "s3");
+        // Only repo1 is listed by info: the configured S3 repository is not this stanza's copy.
+        let facts = locations(BK09, Some(POSIX_S3), None);
+        assert_eq!(
+            (facts["off_host"].clone(), facts["independent_copy"].clone()),
+            (json!(false), json!(false))
+        );
+        // Before 2.33: `repo-path` without index, info without a repository list.
+        let old = BK09.replace(r#""repo":[{"key":1,"cipher":"aes-256-cbc","status":{"code":2,"message":"no valid backups"}}],"#, "");
+        assert!(!old.contains("\"repo\""), "fixture changed");
+        assert_eq!(locations(&old, Some(LOCAL), None)["off_host"], false);
+        // A posix repository on a repository host is off this host.
+        let host = format!("{LOCAL}\n[global]\nrepo1-host=backup-host.test\n");
+        let facts = locations(&old, Some(&host), None);
+        assert_eq!(facts["off_host"], true);
+        assert_eq!(facts["detail"]["repository_locations"][0]["host"], "backup-host.test");
+        // The override wins; without a config the answer is unknown, not false.
+        let facts = locations(TWO_REPOS, Some(POSIX_S3), Some(false));
+        assert_eq!(
+            (facts["off_host"].clone(), facts["detail"]["off_host_basis"].clone()),
+            (json!(false), json!("configured"))
+        );
+        let facts = locations(TWO_REPOS, None, None);
+        assert_eq!(
+            (facts["off_host"].clone(), facts["independent_copy"].clone()),
+            (Value::Null, Value::Null)
+        );
+    }
+
+    #[test]
+    fn repository_options_by_section_precedence() {
+        let config = "[global]\nrepo1-type=posix\nrepo3-type=gcs\n[other]\nrepo1-type=s3\n\
+            [main:backup]\nrepo1-type=SFTP\nrepo1-host=\n[global:backup]\nrepo1-type=azure\n\
+            # repo2-type=s3\nrepo-cipher-type=none\n";
+        let repos = repo_locations(config, "main");
+        assert_eq!(repos.len(), 2, "{repos:?}");
+        assert_eq!(repos[&1].kind, "sftp");
+        assert_eq!(repos[&1].host, None);
+        assert_eq!(repos[&3].kind, "gcs");
+        assert_eq!(repo_option("repo12-host"), Some((12, "host")));
+        assert_eq!(repo_option("repo-type"), Some((1, "type")));
+        assert_eq!(repo_option("repo1-path"), None);
+        assert_eq!(repo_option("repox-type"), None);
+    }
 }

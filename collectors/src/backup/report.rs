@@ -165,6 +165,7 @@ impl Report {
         self.points.sort_by_key(|p| p.at.utc);
         self.runs.sort_by_key(|r| r.at);
         add_size_findings(&mut self.points, self.floor, &mut self.findings);
+        downgrade_empty_runs(&self.points, &mut self.runs);
         let successes = successes(&self.points, &self.runs);
         let newest = successes.last().copied();
         let mut facts = Map::new();
@@ -196,11 +197,10 @@ impl Report {
     /// Replaces every occurrence of a secret value in the text the tools printed (errors,
     /// details, findings) with `***`, before any of it becomes a fact.
     pub fn scrub(&mut self, secrets: &[String]) {
-        let secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
+        let owned: Vec<String> = secrets.iter().filter(|s| !s.is_empty()).cloned().collect();
+        if owned.is_empty() {
             return;
         }
-        let owned: Vec<String> = secrets.into_iter().cloned().collect();
         if let Some(check) = &mut self.integrity {
             check.errors.iter_mut().for_each(|e| *e = scrub_text(e, &owned));
         }
@@ -379,6 +379,20 @@ fn size_problems(point: &Point, previous: Option<&Point>, floor: Floor) -> Vec<&
     reasons
 }
 
+/// A run that exited cleanly but wrote a point found (almost) empty is a `warning`, not a
+/// `success`: its source was probably missing.
+fn downgrade_empty_runs(points: &[Point], runs: &mut [RunRecord]) {
+    for run in runs.iter_mut().filter(|r| r.result == RunResult::Success) {
+        let Some(id) = run.snapshot_id.as_deref() else {
+            continue;
+        };
+        if points.iter().any(|p| !p.good && same_id(id, &p.id)) {
+            run.result = RunResult::Warning;
+            run.details.push(format!("{id} is empty or collapsed in size (see findings)"));
+        }
+    }
+}
+
 /// Fills the sizes a point lacks from what the run that wrote it reported (`borg create
 /// --json` stats, the `restic backup --json` summary), so a collapse is seen even where the
 /// repository listing carries no sizes.
@@ -423,9 +437,28 @@ fn integrity_facts(integrity: Option<&Integrity>, now: DateTime<Utc>) -> Value {
     }
 }
 
-/// `text` with each non-empty secret replaced by `***`.
+/// `text` with each non-empty secret replaced by `***`, ignoring ASCII case (messages are
+/// lowercased on the way, and a secret must not survive that).
 pub fn scrub_text(text: &str, secrets: &[String]) -> String {
-    secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| t.replace(s, "***"))
+    secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| scrub_one(&t, s))
+}
+
+fn scrub_one(text: &str, secret: &str) -> String {
+    // ASCII lowercasing keeps byte offsets, so matches in the folded copy index the original.
+    let folded = text.to_ascii_lowercase();
+    let needle = secret.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, _) in folded.match_indices(&needle) {
+        if start < last {
+            continue;
+        }
+        out.push_str(&text[last..start]);
+        out.push_str("***");
+        last = start + needle.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn scrub_value(value: &mut Value, secrets: &[String]) {
@@ -493,6 +526,60 @@ mod tests {
         assert_eq!(facts["runs"]["warning"], 1);
         assert_eq!(facts["runs"]["consecutive_success"], 0);
         assert_eq!(facts["window"]["missing_days_ago"], json!([0, 2]));
+    }
+
+    #[test]
+    fn near_empty_points_and_the_floor_are_findings_and_not_successes() {
+        let mut report = Report { source: "restic", ..Report::default() };
+        report.points.push(point("a", "2026-08-18T02:00:00Z", Some(50), Some(50_000)));
+        // Not zero, but near it: 2 of 50 files, 300 of 50 000 bytes.
+        report.points.push(point("b", "2026-08-19T02:00:00Z", Some(2), Some(300)));
+        report.points.push(point("c", "2026-08-20T02:00:00Z", Some(2), Some(300)));
+        report.runs.push(RunRecord {
+            at: Some(now() - Duration::hours(34)),
+            result: RunResult::Success,
+            exit_code: Some(0),
+            snapshot_id: Some("b".into()),
+            details: vec![],
+        });
+        let (facts, _) = report.clone().into_facts(now(), POLICY);
+        assert_eq!(facts["findings_count"], 1, "{facts}");
+        assert_eq!(facts["findings"][0]["reasons"], json!(["files_collapse", "bytes_collapse"]));
+        assert_eq!(facts["findings"][0]["id"], "b");
+        assert_eq!(facts["last_run"]["result"], "warning");
+        // The next point of the same size is compared with b: no new collapse.
+        assert_eq!(facts["last_success"]["id"], "c");
+        // An absolute floor catches what stays small, with or without a previous point.
+        report.floor = Floor { min_files: Some(10), min_bytes: Some(1_000) };
+        report.points.remove(0);
+        let (facts, effective) = report.into_facts(now(), POLICY);
+        assert_eq!(facts["findings_count"], 2, "{facts}");
+        assert_eq!(facts["findings"][0]["reasons"], json!(["below_min_files", "below_min_bytes"]));
+        assert_eq!(facts["findings"][0]["previous_id"], Value::Null);
+        assert_eq!(facts["last_success_utc"], Value::Null);
+        assert_eq!(effective, None);
+    }
+
+    #[test]
+    fn sizes_from_run_records_fill_gaps_and_secrets_are_scrubbed() {
+        let mut points = vec![point("0333ea97aaaa", "2026-08-20T02:00:00Z", None, None)];
+        fill_sizes(&mut points, "0333ea97", Some(0), Some(12));
+        assert_eq!((points[0].files, points[0].bytes), (Some(0), Some(12)));
+        fill_sizes(&mut points, "0333ea97", Some(5), None);
+        assert_eq!(points[0].files, Some(0), "a size the repository gave is kept");
+        let mut report = Report { location: "s3:h/b".into(), ..Report::default() };
+        report.integrity = Some(Integrity {
+            passed: Some(false),
+            at: now(),
+            errors: vec!["key SeCrEt bad".into()],
+        });
+        report.findings.push(json!({ "nested": ["SeCrEt!"] }));
+        report.scrub(&["SeCrEt".to_string(), String::new()]);
+        let (facts, _) = report.into_facts(now(), POLICY);
+        assert!(!facts.to_string().contains("SeCrEt"), "{facts}");
+        assert_eq!(facts["integrity"]["errors"][0], "key *** bad");
+        assert_eq!(facts["findings"][0]["nested"][0], "***!");
+        assert_eq!(scrub_text("fatal: secret x", &["SeCrEt".into()]), "fatal: *** x");
     }
 
     #[test]

@@ -844,3 +844,217 @@ async fn a_listing_cut_at_the_byte_budget_is_an_error_not_fewer_snapshots() {
         "restic snapshots output is larger than the byte budget of 100 bytes; raise max_read_bytes"
     );
 }
+
+/// An executable script in `dir` (a test stand-in only where a real program cannot hang or
+/// show its environment; it hands over to the real restic where it can).
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+    let mut perms = fs::metadata(&path).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&path, perms).expect("chmod");
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn a_hanging_source_times_out_alone_and_the_others_are_collected() {
+    let repo = ResticFixture::new();
+    repo.backup();
+    let hang = script(repo.dir.path(), "hang", "exec sleep 600");
+    let borg = BorgFixture::new();
+    borg.borg(&["create", &format!("{}::web1-1", borg.text("repo")), &borg.text("data")], "UTC");
+    let params = json!({ "sources": [
+        repo.source("hung", json!({ "program": hang })),
+        repo.source("files", json!({})),
+        borg.source("web1", json!({})),
+    ]});
+    let mut ctx = ctx_at(Utc::now());
+    ctx.timeout = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let collection = collect(&settings(params), &ctx).await;
+    let elapsed = started.elapsed();
+    assert_eq!(collection.failures.len(), 1, "{:?}", collection.failures);
+    let hung = &collection.failures[0];
+    assert_eq!((hung.subject.as_str(), hung.kind), ("restic:hung", FailureKind::Timeout));
+    // Its fair share is a third of the 30 s, not the whole budget.
+    assert!(hung.message.contains("timed out after 10.0 s"), "{}", hung.message);
+    let subjects: Vec<&str> = collection.observations.iter().map(|o| o.subject.as_str()).collect();
+    assert_eq!(subjects, ["restic:files", "borg:web1"]);
+    assert_eq!(collection.observations[0].facts["snapshot_count"], 1);
+    assert_eq!(collection.observations[1].facts["snapshot_count"], 1);
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn bk03_real_borg_near_empty_archive_and_absolute_floor() {
+    let repo = BorgFixture::new();
+    fs::create_dir(repo.path("almost")).expect("dir");
+    fs::write(repo.path("almost/left-over"), "x").expect("one small file");
+    assert_eq!(repo.create_recorded("web1-1", &repo.text("data"), "UTC"), 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    // Exit 0 and a non-empty archive: only its size tells that the source was (mostly) gone.
+    assert_eq!(repo.create_recorded("web1-2", &repo.text("almost"), "UTC"), 0);
+    for stats in [true, false] {
+        // Without `borg info` the sizes come from the recorded `borg create --json` stats.
+        let extra = json!({ "runs_dir": repo.text("runs"), "stats": stats });
+        let facts = only(&collect_one(repo.source("web1", extra), Utc::now()).await).facts.clone();
+        let finding = &facts["findings"][0];
+        assert_eq!(finding["kind"], "size_collapse", "{facts}");
+        assert_eq!(finding["id"], "web1-2");
+        assert_eq!(finding["reasons"], json!(["files_collapse", "bytes_collapse"]), "{finding}");
+        assert_eq!(
+            (finding["files"].clone(), finding["previous_files"].clone()),
+            (json!(1), json!(50))
+        );
+        assert_eq!(facts["last_success"]["id"], "web1-1", "{facts}");
+        assert_eq!(facts["result"], "warning");
+        assert_eq!(facts["runs"]["success"], 1);
+    }
+    // A floor makes an archive that was always too small no success, with nothing to compare.
+    let extra = json!({ "min_files": 60, "min_bytes": 1000 });
+    let facts = only(&collect_one(repo.source("web1", extra), Utc::now()).await).facts.clone();
+    assert_eq!(facts["findings_count"], 2, "{facts}");
+    assert_eq!(facts["findings"][0]["id"], "web1-1");
+    assert_eq!(facts["findings"][0]["reasons"], json!(["below_min_files"]));
+    assert_eq!(facts["findings"][0]["min_files"], 60);
+    assert_eq!(facts["last_success_utc"], Value::Null);
+    assert_eq!(facts["fresh"], false);
+}
+
+#[tokio::test]
+async fn borg_restore_test_finds_the_sample_in_an_archive_of_a_relative_path() {
+    let repo = BorgFixture::new();
+    // `borg create repo::x data` run inside the fixture stores data/f7, not tmp/…/data/f7.
+    let target = format!("{}::web1-1", repo.text("repo"));
+    let status = Command::new("borg")
+        .args(["create", &target, "data"])
+        .current_dir(repo.dir.path())
+        .env("BORG_PASSCOMMAND", borg::passcommand(&repo.text("pw")))
+        .env("BORG_BASE_DIR", repo.text("base"))
+        .status()
+        .expect("run borg");
+    assert!(status.success(), "borg create of a relative path failed");
+    let scratch = repo.path("scratch");
+    fs::create_dir(&scratch).expect("scratch");
+    let restore = json!({ "restore": { "path": repo.text("data/f7"), "scratch_dir": scratch } });
+    let facts = only(&collect_one(repo.source("relative", restore.clone()), Utc::now()).await)
+        .facts
+        .clone();
+    assert_eq!(facts["restore_test"]["passed"], true, "{facts}");
+    assert_eq!(fs::read_dir(&scratch).expect("scratch").count(), 0);
+    let listed = facts["commands"].as_array().expect("commands").iter().any(|c| {
+        c["argv"].to_string().contains("--json-lines") && c["argv"].to_string().contains("f7$")
+    });
+    assert!(listed, "the sample was not looked up in the archive");
+    // f70 does not exist: a name that only starts like the sample is not taken for it.
+    let absent = json!({ "restore": { "path": repo.text("data/f70") } });
+    let facts = only(&collect_one(repo.source("relative", absent), Utc::now()).await).facts.clone();
+    assert_eq!(facts["restore_test"]["passed"], false);
+    assert!(facts["restore_test"]["error"].as_str().expect("error").contains("is not in archive"));
+}
+
+#[tokio::test]
+async fn restic_backend_credentials_come_from_files_and_never_reach_evidence() {
+    const KEY_ID: &str = "AKIA-test-only-key-id-91c2";
+    const KEY: &str = "test-only-secret-access-key-5e1f";
+    let repo = ResticFixture::new();
+    repo.backup();
+    fs::write(repo.path("key-id"), format!("{KEY_ID}\n")).expect("key id file");
+    fs::write(repo.path("key"), KEY).expect("key file");
+    let dump = repo.path("child-env");
+    // Records the environment the collector gave restic, then runs the real restic.
+    let shim = script(
+        repo.dir.path(),
+        "restic-env",
+        &format!("env > '{}'\nexec restic \"$@\"", dump.display()),
+    );
+    let files = json!({ "AWS_ACCESS_KEY_ID": repo.text("key-id"),
+        "AWS_SECRET_ACCESS_KEY": repo.text("key") });
+    let source = repo.source("s3like", json!({ "program": shim, "env_files": files.clone() }));
+    let collection = collect_one(source, Utc::now()).await;
+    let observation = only(&collection);
+    assert_eq!(observation.facts["snapshot_count"], 1);
+    let env = fs::read_to_string(&dump).expect("child environment");
+    assert!(env.lines().any(|l| l == format!("AWS_ACCESS_KEY_ID={KEY_ID}")), "{env}");
+    assert!(env.lines().any(|l| l == format!("AWS_SECRET_ACCESS_KEY={KEY}")), "{env}");
+    let evidence = serde_json::to_string(observation).expect("serialize");
+    assert!(!evidence.contains(KEY_ID) && !evidence.contains(KEY), "a credential leaked");
+
+    // A backend that echoes the key in its error: the per-source message is scrubbed.
+    let echo = script(
+        repo.dir.path(),
+        "restic-echo",
+        "echo \"Fatal: access key $AWS_ACCESS_KEY_ID was rejected\" >&2\nexit 1",
+    );
+    let failing = repo.source("echo", json!({ "program": echo, "env_files": files }));
+    let collection = collect_one(failing, Utc::now()).await;
+    let message = &collection.failures[0].message;
+    assert!(message.contains("access key *** was rejected"), "{message}");
+    let missing =
+        repo.source("nokey", json!({ "env_files": { "B2_ACCOUNT_KEY": repo.text("none") } }));
+    let collection = collect_one(missing, Utc::now()).await;
+    let message = &collection.failures[0].message;
+    assert!(
+        message.starts_with("B2_ACCOUNT_KEY: secret file ") && message.ends_with("does not exist")
+    );
+}
+
+#[test]
+fn backend_variables_are_limited_to_credentials_and_to_restic() {
+    let config: BackupConfig = serde_json::from_value(json!({ "sources": [
+        { "kind": "restic", "name": "a", "repository": "s3:h/b", "password_file": "/p",
+          "env_files": { "LD_PRELOAD": "/x", "AWS_ACCESS_KEY_ID": "rel" },
+          "env_credentials": { "RESTIC_PASSWORD": "pw", "AZURE_ACCOUNT_KEY": "a/b" } },
+        { "kind": "borg", "name": "b", "repository": "/r", "env_files": { "AWS_X": "/x" } },
+    ]}))
+    .expect("parse");
+    let errors = config.validate().expect_err("invalid");
+    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "sources[0].env_files.AWS_ACCESS_KEY_ID",
+            "sources[0].env_files.LD_PRELOAD",
+            "sources[0].env_credentials.AZURE_ACCOUNT_KEY",
+            "sources[0].env_credentials.RESTIC_PASSWORD",
+            "sources[1].env_files",
+        ]
+    );
+}
+
+/// Keeps a real `restic check` run as a timer job's run record (the `runs_dir` layout).
+fn record_check(repo: &ResticFixture, name: &str) -> i32 {
+    let env = repo.env();
+    let out = setup(
+        &["restic", "check", "--read-data"],
+        &env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+    );
+    let run = repo.path(&format!("checks/{name}"));
+    fs::create_dir_all(&run).expect("run dir");
+    fs::write(run.join("stdout"), &out.stdout).expect("stdout");
+    fs::write(run.join("stderr"), &out.stderr).expect("stderr");
+    let code = out.status.code().unwrap_or(-1);
+    fs::write(run.join("exit_code"), code.to_string()).expect("code");
+    code
+}
+
+#[tokio::test]
+async fn integrity_checks_run_by_a_timer_are_read_from_their_run_records() {
+    let repo = ResticFixture::new();
+    repo.backup();
+    assert_eq!(record_check(&repo, "2026-08-19T03:00"), 0);
+    let source = repo.source("files", json!({ "check_runs_dir": repo.text("checks") }));
+    let later = Utc::now() + chrono::Duration::hours(5);
+    let facts = only(&collect_one(source.clone(), later).await).facts.clone();
+    assert_eq!(facts["integrity"]["passed"], true, "{facts}");
+    let age = facts["integrity"]["age_hours"].as_f64().expect("age");
+    assert!((4.9..5.1).contains(&age), "the check is dated by its record: {age}");
+    damage_largest_file(&repo.path("repo/data"));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(record_check(&repo, "2026-08-20T03:00"), 1);
+    let facts = only(&collect_one(source, later).await).facts.clone();
+    assert_eq!(facts["integrity"]["passed"], false, "{facts}");
+    let missing = repo.source("x", json!({ "check_runs_dir": repo.text("nochecks") }));
+    let collection = collect_one(missing, later).await;
+    assert!(collection.failures[0].message.starts_with("cannot list check_runs_dir "));
+}
