@@ -6,9 +6,15 @@
 //! and 2 for warnings, rsync's 23 and 24 are partial transfers. A code not in the table is a
 //! failure. The worst result seen in a run wins, ranked by meaning, never by number. Presets
 //! give the patterns and tables for rsnapshot and rsync; configured patterns override them.
+//! With `records = "integrity_check"` or `"restore_test"` the log's runs are integrity checks
+//! or restore tests that a job outside the collector made (a systemd timer running `restic
+//! check` and logging to a file): the newest one becomes the source's integrity or restore
+//! result, dated by its own timestamp.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
 
 use regex::Regex;
 use serde::Deserialize;
@@ -16,9 +22,9 @@ use serde_json::json;
 
 use super::exec::ExecError;
 use super::mariabackup::{read_tail, zone_param};
-use super::report::{Point, Report, RunRecord, RunResult, MAX_DETAILS};
+use super::report::{Integrity, Point, Report, RunRecord, RunResult, MAX_DETAILS};
 use super::runs::parse_exit_code;
-use super::times::{parse_iso, parse_with_format, Stamp, Zone};
+use super::times::{hours_between, parse_iso, parse_with_format, rfc3339, Stamp, Zone};
 use super::{absolute, validate_name, Run};
 use crate::ParamError;
 
@@ -55,6 +61,19 @@ pub struct LogConfig {
     pub exit_code_file: Option<String>,
     /// Whether the backups this log describes are on another host.
     pub off_host: Option<bool>,
+    /// What the log's runs are: `backup` (default), `integrity_check` or `restore_test`.
+    pub records: Option<String>,
+}
+
+/// What the runs of a log are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records {
+    /// Backup runs: restore points and run records.
+    Backup,
+    /// Integrity checks: the newest is the integrity result.
+    IntegrityCheck,
+    /// Restore tests: the newest is the restore-test result.
+    RestoreTest,
 }
 
 /// Validated log settings.
@@ -66,6 +85,7 @@ pub struct LogSettings {
     rules: LogRules,
     exit_code_file: Option<PathBuf>,
     off_host: Option<bool>,
+    records: Records,
 }
 
 /// How lines are read.
@@ -165,6 +185,22 @@ impl LogConfig {
                 .exit_code_file
                 .map(|f| absolute(&f, format!("{key}.exit_code_file"), errors)),
             off_host: self.off_host,
+            records: records_param(self.records.as_deref(), key, errors),
+        }
+    }
+}
+
+fn records_param(raw: Option<&str>, key: &str, errors: &mut Vec<ParamError>) -> Records {
+    match raw {
+        None | Some("backup") => Records::Backup,
+        Some("integrity_check") => Records::IntegrityCheck,
+        Some("restore_test") => Records::RestoreTest,
+        Some(_) => {
+            errors.push(ParamError::new(
+                format!("{key}.records"),
+                "must be backup, integrity_check or restore_test",
+            ));
+            Records::Backup
         }
     }
 }
@@ -205,7 +241,7 @@ fn code_table(
 /// # Errors
 ///
 /// When the log cannot be read.
-pub async fn collect(settings: &LogSettings, _run: &Run<'_>) -> Result<Report, ExecError> {
+pub async fn collect(settings: &LogSettings, run: &Run<'_>) -> Result<Report, ExecError> {
     let text = read_tail(&settings.path)?;
     let exit_code = settings
         .exit_code_file
@@ -220,7 +256,46 @@ pub async fn collect(settings: &LogSettings, _run: &Run<'_>) -> Result<Report, E
         ..Report::default()
     };
     apply(&mut report, &text, exit_code, &settings.rules);
+    as_records(&mut report, settings.records, run.now);
     Ok(report)
+}
+
+/// Turns the runs of a check or restore-test log into the source's integrity or restore
+/// result (the newest dated run); a backup log is left as it is. A run whose result the log
+/// does not tell is no verdict (`passed` null).
+pub fn as_records(report: &mut Report, records: Records, now: DateTime<Utc>) {
+    if records == Records::Backup {
+        return;
+    }
+    report.detail.insert("records".into(), json!(records_name(records)));
+    let runs = std::mem::take(&mut report.runs);
+    report.points.clear();
+    let Some(newest) = runs.into_iter().filter(|r| r.at.is_some()).max_by_key(|r| r.at) else {
+        return;
+    };
+    let at = newest.at.expect("filtered on a date");
+    let passed = match newest.result {
+        RunResult::Success => Some(true),
+        RunResult::Unknown => None,
+        _ => Some(false),
+    };
+    if records == Records::IntegrityCheck {
+        report.integrity = Some(Integrity { passed, at, errors: newest.details });
+        return;
+    }
+    report.restore_test = Some(json!({
+        "performed": passed.is_some(), "at": rfc3339(at), "age_hours": hours_between(at, now),
+        "passed": passed, "basis": "log", "result": newest.result.as_str(),
+        "error": newest.details.first(),
+    }));
+}
+
+fn records_name(records: Records) -> &'static str {
+    match records {
+        Records::Backup => "backup",
+        Records::IntegrityCheck => "integrity_check",
+        Records::RestoreTest => "restore_test",
+    }
 }
 
 /// Maps an exit code through the table; unknown codes are failures.
@@ -411,5 +486,51 @@ mod tests {
         config.validate("s", &mut errors);
         let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["s.preset", "s.exit_codes.1", "s.exit_codes.x", "s.success", "s.path"]);
+    }
+
+    #[test]
+    fn a_timer_check_log_and_a_restore_test_log_become_their_results() {
+        // What a systemd timer wrapping `restic check` might log (its own lines, restic's own
+        // words in between).
+        let log = "2026-08-18T03:00:00Z check started\n\
+            2026-08-18T03:04:10Z no errors were found\n\
+            2026-08-19T03:00:00Z check started\n\
+            2026-08-19T03:05:02Z error: pack 4f2a1c: not referenced in any index\n\
+            2026-08-19T03:05:02Z Fatal: repository contains errors\n";
+        let params = json!({ "name": "chk", "path": "/var/log/restic-check.log",
+            "start": "check started$", "success": "no errors were found$",
+            "failure": "(Fatal|error):", "timestamp": "^(\\S+)", "time_zone": "UTC",
+            "records": "integrity_check" });
+        let now = parse_iso("2026-08-20T12:00:00Z", Zone::Utc).expect("now").utc;
+        let mut report = Report { source: "log", ..Report::default() };
+        apply(&mut report, log, None, &rules(params.clone()));
+        as_records(&mut report, Records::IntegrityCheck, now);
+        let policy = Policy { stale_after_hours: 26.0, window_days: 7 };
+        let facts = report.into_facts(now, policy).0;
+        assert_eq!(facts["integrity"]["passed"], false, "{facts}");
+        assert_eq!(facts["integrity"]["checked_at"], "2026-08-19T03:05:02.000Z");
+        assert_eq!(facts["integrity"]["age_hours"], 32.92);
+        assert!(facts["integrity"]["errors"][0].as_str().expect("line").contains("pack 4f2a1c"));
+        assert_eq!(
+            (facts["snapshot_count"].clone(), facts["runs"]["recorded"].clone()),
+            (json!(0), json!(0))
+        );
+        assert_eq!(facts["detail"]["records"], "integrity_check");
+
+        let restored = "2026-08-19T04:00:00Z restore test started\n\
+            2026-08-19T04:00:09Z restore test OK sha256 matches\n";
+        let mut params = params;
+        params["start"] = json!("restore test started$");
+        params["success"] = json!("restore test OK");
+        let mut report = Report { source: "log", ..Report::default() };
+        apply(&mut report, restored, None, &rules(params));
+        as_records(&mut report, Records::RestoreTest, now);
+        let facts = report.into_facts(now, policy).0;
+        assert_eq!(facts["restore_test"]["passed"], true, "{facts}");
+        assert_eq!(facts["restore_test"]["at"], "2026-08-19T04:00:09.000Z");
+        assert_eq!(facts["restore_test"]["age_hours"], 32.0);
+        let mut errors = Vec::new();
+        records_param(Some("checks"), "s", &mut errors);
+        assert_eq!(errors[0].key, "s.records");
     }
 }
