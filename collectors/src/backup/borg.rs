@@ -281,12 +281,15 @@ fn created_sizes(stdout: &str) -> Option<(String, Option<u64>, Option<u64>)> {
 /// 1 and 100–127 warning, anything else (2, 3–99, signals, unknown) failed.
 pub fn classify_run(run: &Captured) -> RunRecord {
     let created: Option<Value> = serde_json::from_str(run.stdout.trim()).ok();
-    let archive = created.as_ref().and_then(|v| v["archive"]["name"].as_str()).map(String::from);
+    let archive =
+        created.as_ref().and_then(|v| v["archive"]["name"].as_str()).map(String::from).or_else(
+            || stats_archive_name(&run.stdout).or_else(|| stats_archive_name(&run.stderr)),
+        );
     let mut details = detail_lines(&run.stderr, |line| !line.starts_with("Creating archive"));
     let result = match run.exit_code {
         Some(0) if archive.is_some() => RunResult::Success,
         Some(0) => {
-            details.push("exit 0 but no archive in the --json output".to_string());
+            details.push("exit 0 but no archive named (--json or --stats output)".to_string());
             RunResult::Failed
         }
         Some(1) | Some(100..=127) => RunResult::Warning,
@@ -294,6 +297,14 @@ pub fn classify_run(run: &Captured) -> RunRecord {
     };
     details.truncate(super::report::MAX_DETAILS);
     RunRecord { at: run.at, result, exit_code: run.exit_code, snapshot_id: archive, details }
+}
+
+/// The archive a wrapper's `borg create --stats` (without `--json`) names: `Archive name: X`.
+fn stats_archive_name(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("Archive name:"))
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
 }
 
 /// `borg check`: passes on exit 0 (borg 1.2 prints nothing then); a lock held by another
@@ -428,6 +439,13 @@ mod tests {
         }
         assert_eq!(classify_run(&captured(Some(0), created)).result, RunResult::Success);
         assert_eq!(classify_run(&captured(Some(0), "")).result, RunResult::Failed);
+        // A wrapper without --json but with --stats: the archive is named in the text.
+        let stats = "---\nArchive name: web1-3\nArchive fingerprint: 4f1e\nNumber of files: 0\n";
+        let text = classify_run(&captured(Some(1), stats));
+        assert_eq!(
+            (text.result, text.snapshot_id.as_deref()),
+            (RunResult::Warning, Some("web1-3"))
+        );
     }
 
     #[test]

@@ -296,11 +296,19 @@ pub fn classify_run(run: &Captured) -> RunRecord {
     RunRecord { at: run.at, result, exit_code: run.exit_code, snapshot_id, details }
 }
 
+/// The snapshot a run wrote: the `--json` summary's `snapshot_id`, or for a wrapper that ran
+/// restic without `--json`, its `snapshot 0333ea97 saved` line.
 fn summary_snapshot(stdout: &str) -> Option<String> {
-    stdout.lines().rev().find_map(|line| {
+    let from_json = stdout.lines().rev().find_map(|line| {
         let value: Value = serde_json::from_str(line.trim()).ok()?;
         (value["message_type"] == "summary")
             .then(|| value["snapshot_id"].as_str().map(String::from))?
+    });
+    from_json.or_else(|| {
+        stdout.lines().rev().find_map(|line| {
+            let id = line.trim().strip_prefix("snapshot ")?.strip_suffix(" saved")?;
+            id.chars().all(|c| c.is_ascii_hexdigit()).then(|| id.to_string())
+        })
     })
 }
 
@@ -465,6 +473,16 @@ mod tests {
         }
         // Exit 0 while errors were printed is still partial; exit 3 without a snapshot failed.
         assert_eq!(classify_run(&captured(Some(0), SUMMARY, new)).result, RunResult::Partial);
+        // A wrapper without --json: the text output names the snapshot, stderr the errors.
+        let text = "Files: 1 new\nsnapshot 0333ea97 saved\n";
+        let stderr = "error: open /w/src/secret: permission denied\n\
+            Warning: at least one source file could not be read\n";
+        let record = classify_run(&captured(Some(3), text, stderr));
+        assert_eq!(
+            (record.result, record.snapshot_id.as_deref()),
+            (RunResult::Partial, Some("0333ea97"))
+        );
+        assert_eq!(classify_run(&captured(Some(0), text, "")).result, RunResult::Success);
         assert_eq!(classify_run(&captured(Some(3), "", old)).result, RunResult::Failed);
     }
 

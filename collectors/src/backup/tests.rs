@@ -711,10 +711,15 @@ async fn bk07_hetzner_replay_enabled_disabled_error_and_timeout() {
     assert_eq!(web1["newest_success_age_hours"], 83.31);
     assert_eq!(web1["fresh"], false);
     assert_eq!(web1["detail"]["restore_points"], 2);
-    assert_eq!(web1["independent_copy"], false);
     let web2 = &collection.observations[1].facts;
     assert_eq!(web2["detail"]["backups_enabled"], false);
     assert_eq!(web2["result"], "failed");
+    for facts in [web1, web2] {
+        assert_eq!(facts["independent_copy"], false);
+        assert_eq!(facts["off_host"], false);
+        assert_eq!(facts["detail"]["db_consistent"], false);
+        assert!(facts["detail"]["note"].as_str().expect("note").contains("off-site copy"));
+    }
     let paged = &collection.observations[2].facts;
     assert_eq!(paged["snapshot_count"], 3, "{paged}");
     assert_eq!(paged["detail"]["newest_image_status"], "creating");
@@ -798,6 +803,9 @@ async fn bk05_bk08_bk09_file_sources_through_the_collector() {
         [20/Aug/2026:03:30:12] /usr/bin/rsnapshot daily: completed, but with some warnings\n";
     fs::write(path("rsnapshot.log"), rsnapshot).expect("rsnapshot log");
     fs::write(path("rsnapshot.rc"), "2").expect("rsnapshot status");
+    let with_errors = rsnapshot.replace("warnings", "errors");
+    fs::write(path("rsnapshot-err.log"), with_errors).expect("rsnapshot log");
+    fs::write(path("rsnapshot-err.rc"), "1").expect("rsnapshot status");
     let params = json!({ "sources": [
         { "kind": "mariabackup", "name": "db", "log": path("mariabackup.log"),
           "target_dir": path("db"), "time_zone": "UTC", "artifact": path("backup.tar.gz"),
@@ -807,21 +815,31 @@ async fn bk05_bk08_bk09_file_sources_through_the_collector() {
         { "kind": "log", "name": "snap", "path": path("rsnapshot.log"), "preset": "rsnapshot",
           "time_zone": "UTC", "exit_code_file": path("rsnapshot.rc") },
         { "kind": "log", "name": "gone", "path": path("missing.log"), "preset": "rsync" },
+        { "kind": "log", "name": "snap-err", "path": path("rsnapshot-err.log"),
+          "preset": "rsnapshot", "time_zone": "UTC", "exit_code_file": path("rsnapshot-err.rc") },
     ]});
     let now: DateTime<Utc> = "2026-08-20T12:00:00Z".parse().expect("now");
     let collection = collect(&settings(params), &ctx_at(now)).await;
-    assert_eq!(collection.observations.len(), 3, "{:?}", collection.failures);
+    assert_eq!(collection.observations.len(), 4, "{:?}", collection.failures);
     let maria = &collection.observations[0];
     assert_eq!(maria.subject, "mariabackup:db");
     assert_eq!(maria.facts["result"], "failed");
     assert_eq!(maria.facts["detail"]["claims"]["wrapper_exit_code"], 0);
     assert_eq!(maria.facts["detail"]["claims"]["artifact_exists"], true);
     assert_eq!(maria.effective_at, None);
+    assert_eq!(maria.facts["detail"]["checkpoints_present"], false);
     let pg = &collection.observations[1].facts;
     assert_eq!((pg["result"].clone(), pg["encrypted"].clone()), (json!("failed"), json!(true)));
+    assert_eq!(pg["encryption"], "aes-256-cbc");
+    assert_eq!(pg["last_success_utc"], Value::Null);
+    assert_eq!(pg["detail"]["repositories"], 1);
+    assert_eq!(pg["independent_copy"], false);
     let snap = &collection.observations[2].facts;
     assert_eq!(snap["result"], "warning");
     assert_eq!(snap["result_rank"], 2);
+    let snap_err = &collection.observations[3].facts;
+    assert_eq!(snap_err["result"], "failed");
+    assert!(snap_err["result_rank"].as_u64() > snap["result_rank"].as_u64());
     assert_eq!(collection.failures.len(), 1);
     assert_eq!(collection.failures[0].subject, "log:gone");
     assert_eq!(collection.failures[0].kind, FailureKind::NotFound);
@@ -1057,4 +1075,69 @@ async fn integrity_checks_run_by_a_timer_are_read_from_their_run_records() {
     let missing = repo.source("x", json!({ "check_runs_dir": repo.text("nochecks") }));
     let collection = collect_one(missing, later).await;
     assert!(collection.failures[0].message.starts_with("cannot list check_runs_dir "));
+}
+
+#[tokio::test]
+async fn bk06_real_repository_failed_run_and_success_ping_is_stale() {
+    let repo = ResticFixture::new();
+    let env = repo.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("TZ", "UTC"));
+    let src = repo.text("src");
+    setup_ok(&["restic", "backup", "-q", "--time", "2026-08-18 02:00:03", &src], &env);
+    let run = repo.path("runs/2026-08-20T020500Z");
+    fs::create_dir_all(&run).expect("run dir");
+    fs::write(run.join("stderr"), include_str!("fixtures/restic/bk06-stderr.txt")).expect("stderr");
+    fs::write(run.join("exit_code"), "1\n").expect("exit code");
+    fs::write(run.join("claim"), "success ping web1-files 2026-08-20T02:05:00Z").expect("claim");
+    let code = run.join("exit_code").to_string_lossy().into_owned();
+    setup_ok(&["touch", "-d", "2026-08-20T02:05:00Z", &code], &[]);
+    let now: DateTime<Utc> = "2026-08-20T12:00:00Z".parse().expect("now");
+    let source = repo.source("web1-files", json!({ "runs_dir": repo.text("runs") }));
+    let facts = only(&collect_one(source, now).await).facts.clone();
+    assert_eq!(facts["result"], "failed", "{facts}");
+    assert_eq!(facts["last_run"]["at"], "2026-08-20T02:05:00.000Z");
+    assert_eq!(facts["last_success_utc"], "2026-08-18T02:00:03.000Z");
+    assert_eq!(facts["newest_success_age_hours"], 58.0);
+    assert_eq!(facts["fresh"], false);
+    let claim = facts["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "unverified_claim");
+    assert_eq!(claim.expect("the ping is an unverified claim")["run_result"], "failed");
+}
+
+#[tokio::test]
+async fn bk09_pgbackrest_off_host_comes_from_its_config_through_the_collector() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |rel: &str| dir.path().join(rel);
+    fs::write(path("info.json"), include_str!("fixtures/pgbackrest/ok-two-repos.json"))
+        .expect("info");
+    fs::write(path("pgbackrest.conf"), "[global]\nrepo1-path=/var/lib/pgbackrest\n")
+        .expect("config");
+    fs::create_dir(path("conf.d")).expect("conf.d");
+    // The S3 repository is configured in an included file, as pgBackRest allows.
+    fs::write(path("conf.d/s3.conf"), include_str!("fixtures/pgbackrest/pgbackrest-posix-s3.conf"))
+        .expect("include");
+    let source = |name: &str, extra: Value| {
+        let mut source = json!({ "kind": "pgbackrest", "name": name, "stanza": "main",
+            "info_file": path("info.json"), "config_file": path("pgbackrest.conf") });
+        merge(&mut source, extra);
+        source
+    };
+    let params = json!({ "sources": [
+        source("derived", json!({})),
+        source("forced", json!({ "off_host": false })),
+        source("unreadable", json!({ "config_file": dir.path() })),
+    ]});
+    let now: DateTime<Utc> = "2026-08-20T12:00:00Z".parse().expect("now");
+    let collection = collect(&settings(params), &ctx_at(now)).await;
+    let derived = &collection.observations[0].facts;
+    assert_eq!(derived["off_host"], true, "{derived}");
+    assert_eq!(derived["detail"]["repository_locations"][1]["type"], "s3");
+    assert_eq!(collection.observations[1].facts["off_host"], false);
+    let failure = &collection.failures[0];
+    assert_eq!(failure.subject, "pgbackrest:unreadable");
+    assert!(failure.message.starts_with("cannot read pgbackrest config "), "{}", failure.message);
 }
