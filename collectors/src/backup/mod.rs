@@ -8,10 +8,11 @@
 //! integrity check, restore test, encryption and whether a copy lives off this host.
 //!
 //! A source that cannot be read (missing, locked, wrong password, timeout) is a per-source
-//! [`SubjectFailure`](crate::SubjectFailure); the other sources are still collected. Exit codes
-//! and wrapper claims are never proof on their own. It does not judge: checks in the agent
-//! compare the facts with policy. Neighbours: `exec` runs programs, `report` derives the
-//! common facts, `times` converts timestamps, one module per source.
+//! [`SubjectFailure`](crate::SubjectFailure); the other sources are still collected, each
+//! within its fair share of the collection's time, so one hanging source times out alone.
+//! Exit codes and wrapper claims are never proof on their own. It does not judge: checks in
+//! the agent compare the facts with policy. Neighbours: `exec` runs programs, `report` derives
+//! the common facts, `times` converts timestamps, one module per source.
 
 pub mod borg;
 pub mod exec;

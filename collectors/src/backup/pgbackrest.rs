@@ -155,6 +155,12 @@ pub struct RepoLocation {
 }
 
 impl RepoLocation {
+    /// The location as facts.
+    pub fn facts(&self) -> Value {
+        let off_host = self.is_off_host();
+        json!({ "key": self.key, "type": self.kind, "host": self.host, "off_host": off_host })
+    }
+
     /// Whether the repository is on another host than the database.
     pub fn is_off_host(&self) -> bool {
         self.kind != "posix" || self.host.is_some()
@@ -220,17 +226,26 @@ fn repo_option(key: &str) -> Option<(u32, &'static str)> {
     Some((index, option))
 }
 
+/// The keys of the repositories `info` listed; `info` before pgBackRest 2.33 has no list, and
+/// then there is one repository, key 1.
+fn repository_keys(report: &Report) -> Vec<u32> {
+    let listed = report.detail.get("repository_keys").and_then(Value::as_array);
+    let keys: Vec<u32> = listed
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_u64().and_then(|k| u32::try_from(k).ok()))
+        .collect();
+    if keys.is_empty() {
+        vec![1]
+    } else {
+        keys
+    }
+}
+
 /// Sets `off_host` from the override or from the locations of the repositories `info` listed,
 /// and records them.
 fn apply_locations(report: &mut Report, config: Option<&str>, stanza: &str, forced: Option<bool>) {
-    let keys: Vec<u32> = report.detail["repository_keys"]
-        .as_array()
-        .map(|keys| {
-            keys.iter().filter_map(|k| k.as_u64()).filter_map(|k| u32::try_from(k).ok()).collect()
-        })
-        .unwrap_or_default();
-    // `info` before pgBackRest 2.33 has no repository list: there is one, repository 1.
-    let keys = if keys.is_empty() { vec![1] } else { keys };
+    let keys = repository_keys(report);
     let locations = config.map(|text| repo_locations(text, stanza));
     let listed: Option<Vec<RepoLocation>> = locations.map(|all| {
         keys.iter()
@@ -252,9 +267,7 @@ fn apply_locations(report: &mut Report, config: Option<&str>, stanza: &str, forc
     };
     report.off_host = off_host;
     report.detail.insert("off_host_basis".into(), json!(basis));
-    let described: Option<Vec<Value>> = listed.map(|l| {
-        l.iter().map(|r| json!({ "key": r.key, "type": r.kind, "host": r.host, "off_host": r.is_off_host() })).collect()
-    });
+    let described: Option<Vec<Value>> = listed.map(|l| l.iter().map(RepoLocation::facts).collect());
     report.detail.insert("repository_locations".into(), json!(described));
     let repos = keys.len();
     report.independent_copy = match off_host {
@@ -414,7 +427,11 @@ mod tests {
             (json!(false), json!(false))
         );
         // Before 2.33: `repo-path` without index, info without a repository list.
-        let old = BK09.replace(r#""repo":[{"key":1,"cipher":"aes-256-cbc","status":{"code":2,"message":"no valid backups"}}],"#, "");
+        let repo_list = concat!(
+            r#""repo":[{"key":1,"cipher":"aes-256-cbc","#,
+            r#""status":{"code":2,"message":"no valid backups"}}],"#
+        );
+        let old = BK09.replace(repo_list, "");
         assert!(!old.contains("\"repo\""), "fixture changed");
         assert_eq!(locations(&old, Some(LOCAL), None)["off_host"], false);
         // A posix repository on a repository host is off this host.

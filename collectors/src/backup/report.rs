@@ -360,7 +360,10 @@ fn size_problems(point: &Point, previous: Option<&Point>, floor: Floor) -> Vec<&
     let mut reasons = Vec::new();
     let below =
         |value: Option<u64>, min: Option<u64>| matches!((value, min), (Some(v), Some(m)) if v < m);
-    let collapsed = |now: Option<u64>, before: Option<u64>| matches!((now, before), (Some(now), Some(before)) if before > 0 && now.saturating_mul(10) < before);
+    let collapsed = |now: Option<u64>, before: Option<u64>| match (now, before) {
+        (Some(now), Some(before)) => before > 0 && now.saturating_mul(10) < before,
+        _ => false,
+    };
     if point.files == Some(0) {
         reasons.push("no_files");
     }

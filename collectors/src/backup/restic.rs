@@ -4,8 +4,10 @@
 //! writes snapshots without `summary`, with the time offset of the moment each snapshot was
 //! taken, and reports unreadable files in `backup --json` as `{"Op","Path","Err"}` where 0.17
 //! writes `{"message": …}`. The repository and the password *file* reach restic through
-//! `RESTIC_REPOSITORY` and `RESTIC_PASSWORD_FILE`; nothing secret is on argv or in facts. The
-//! common facts are derived in `report`; the process handling is `exec`'s.
+//! `RESTIC_REPOSITORY` and `RESTIC_PASSWORD_FILE`; backend credentials (S3, B2, …), which
+//! restic reads only from variables, are read from configured files or systemd credentials
+//! at run time and scrubbed from anything restic printed. Nothing secret is on argv or in
+//! facts. The common facts are derived in `report`; the process handling is `exec`'s.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
