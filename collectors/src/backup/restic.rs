@@ -28,17 +28,23 @@ use crate::FailureKind;
 /// A per-source failure when the repository cannot be listed (missing, locked, wrong
 /// password, restic missing or too slow).
 pub async fn collect(repo: &RepoSettings, run: &Run<'_>) -> Result<Report, ExecError> {
-    let (env, secrets) = environment(repo)?;
-    match collect_with(repo, run, &env).await {
+    let env = environment(repo)?;
+    match collect_with(repo, run, &env.vars).await {
         Ok(mut report) => {
-            report.scrub(&secrets);
+            report.scrub(&env.secrets);
             Ok(report)
         }
         Err(mut e) => {
-            e.message = super::report::scrub_text(&e.message, &secrets);
+            e.message = super::report::scrub_text(&e.message, &env.secrets);
             Err(e)
         }
     }
+}
+
+/// What restic runs with: its variables, and the secret values among them.
+struct Environment {
+    vars: Vec<(String, String)>,
+    secrets: Vec<String>,
 }
 
 async fn collect_with(
@@ -46,7 +52,6 @@ async fn collect_with(
     run: &Run<'_>,
     env: &[(String, String)],
 ) -> Result<Report, ExecError> {
-    let env = env.to_vec();
     let mut report = Report {
         source: "restic",
         name: repo.name.clone(),
@@ -57,9 +62,9 @@ async fn collect_with(
         floor: repo.floor,
         ..Report::default()
     };
-    let version = run.tool(&mut report, argv(repo, &["version"]), &env).await?;
+    let version = run.tool(&mut report, argv(repo, &["version"]), env).await?;
     report.tool_version = version.code.filter(|c| *c == 0).map(|_| version_text(&version.stdout));
-    let listed = run.tool(&mut report, argv(repo, &["snapshots", "--json"]), &env).await?;
+    let listed = run.tool(&mut report, argv(repo, &["snapshots", "--json"]), env).await?;
     report.primary_command = report.commands.len().checked_sub(1);
     if listed.code != Some(0) {
         return Err(classify_failure(&listed, &report.location));
@@ -68,7 +73,7 @@ async fn collect_with(
     report.points = parse_snapshots(&listed.stdout)
         .map_err(|e| ExecError { kind: FailureKind::Parse, message: e })?;
     if repo.stats {
-        add_sizes(&mut report, repo, run, &env).await;
+        add_sizes(&mut report, repo, run, env).await;
     }
     if let Some(dir) = &repo.runs_dir {
         add_runs(&mut report, dir)?;
@@ -78,14 +83,14 @@ async fn collect_with(
             .map_err(|message| ExecError { kind: FailureKind::NotFound, message })?;
     }
     if repo.check {
-        let checked = run.tool(&mut report, check_argv(repo), &env).await;
+        let checked = run.tool(&mut report, check_argv(repo), env).await;
         report.integrity = Some(match checked {
             Ok(ran) => integrity(&ran, run.now),
             Err(e) => Integrity { passed: None, at: run.now, errors: vec![e.message] },
         });
     }
     if let Some(plan) = &repo.restore {
-        report.restore_test = Some(restore_test(&mut report, repo, plan, run, &env).await);
+        report.restore_test = Some(restore_test(&mut report, repo, plan, run, env).await);
     }
     Ok(report)
 }
@@ -94,7 +99,7 @@ async fn collect_with(
 /// credentials (S3, B2, …), whose values restic only takes from variables; they are read from
 /// their files at run time, and returned second so that they can be scrubbed from what restic
 /// printed before anything becomes evidence.
-fn environment(repo: &RepoSettings) -> Result<(Vec<(String, String)>, Vec<String>), ExecError> {
+fn environment(repo: &RepoSettings) -> Result<Environment, ExecError> {
     let password = repo.secret.resolve()?;
     let mut env = vec![
         ("RESTIC_REPOSITORY".to_string(), repo.repository.clone()),
@@ -112,7 +117,7 @@ fn environment(repo: &RepoSettings) -> Result<(Vec<(String, String)>, Vec<String
         env.push((var.clone(), value.clone()));
         secrets.push(value);
     }
-    Ok((env, secrets))
+    Ok(Environment { vars: env, secrets })
 }
 
 fn argv(repo: &RepoSettings, args: &[&str]) -> Vec<String> {
