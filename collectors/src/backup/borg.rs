@@ -362,10 +362,7 @@ async fn stored_path(
     env: &[(String, String)],
     archive: &str,
 ) -> Result<String, String> {
-    let Some(name) = plan.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Err(format!("sample path {} has no file name", plan.path.display()));
-    };
-    let pattern = format!("re:(^|/){}$", regex::escape(&name));
+    let pattern = format!("re:(^|/){}$", regex::escape(&restore::sample_name(plan)?));
     let mut list = argv(repo, &["list", "--json-lines"], Some(archive));
     list.push(pattern);
     let ran = run.tool(report, list, env).await.map_err(|e| e.message)?;
@@ -378,8 +375,7 @@ async fn stored_path(
         .filter(|item| item["type"] == "-")
         .filter_map(|item| item["path"].as_str().map(String::from))
         .collect();
-    restore::best_match(&plan.path, &stored)
-        .ok_or_else(|| format!("sample {} is not in archive {archive}", plan.path.display()))
+    restore::stored_sample(plan, &stored, &format!("archive {archive}"))
 }
 
 #[cfg(test)]

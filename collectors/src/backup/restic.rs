@@ -402,17 +402,14 @@ async fn stored_path(
     env: &[(String, String)],
     snapshot: &str,
 ) -> Result<String, String> {
-    let Some(name) = plan.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Err(format!("sample path {} has no file name", plan.path.display()));
-    };
+    let name = restore::sample_name(plan)?;
     let args = ["find", "--json", "--snapshot", snapshot, name.as_str()];
     let ran = run.tool(report, argv(repo, &args), env).await.map_err(|e| e.message)?;
     if ran.code != Some(0) {
         return Err(format!("restic find exit {:?}", ran.code));
     }
     let found = parse_find(&ran.stdout)?;
-    restore::best_match(&plan.path, &found)
-        .ok_or_else(|| format!("sample {} is not in snapshot {snapshot}", plan.path.display()))
+    restore::stored_sample(plan, &found, &format!("snapshot {snapshot}"))
 }
 
 /// Paths of `restic find --json` matches.

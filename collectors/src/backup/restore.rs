@@ -92,6 +92,26 @@ pub fn restored_location(root: &Path, original: &Path) -> PathBuf {
     root.join(original.strip_prefix("/").unwrap_or(original))
 }
 
+/// The file name of the sample, which the tools' listings are searched for.
+///
+/// # Errors
+///
+/// When the configured path has no file name.
+pub fn sample_name(plan: &RestorePlan) -> Result<String, String> {
+    let name = plan.path.file_name().map(|n| n.to_string_lossy().into_owned());
+    name.ok_or_else(|| format!("sample path {} has no file name", plan.path.display()))
+}
+
+/// The stored path of the sample among the listed matches of its name, see [`best_match`].
+///
+/// # Errors
+///
+/// When none of them is the sample; the message names the `point` searched.
+pub fn stored_sample(plan: &RestorePlan, stored: &[String], point: &str) -> Result<String, String> {
+    best_match(&plan.path, stored)
+        .ok_or_else(|| format!("sample {} is not in {point}", plan.path.display()))
+}
+
 /// The stored path that `original` ends with (component-wise), the longest (most specific)
 /// first: a snapshot or archive taken from a relative path stores `data/a.txt` for
 /// `/srv/data/a.txt`. Leading `/` in stored paths is ignored (restic has one, borg none).

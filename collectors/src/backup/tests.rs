@@ -511,12 +511,7 @@ impl BorgFixture {
         let target = format!("{}::{archive}", self.text("repo"));
         let out = self.borg_raw(&["create", "--json", &target, source], tz);
         let run = self.path(&format!("runs/{archive}"));
-        fs::create_dir_all(&run).expect("run dir");
-        fs::write(run.join("stdout"), &out.stdout).expect("stdout");
-        fs::write(run.join("stderr"), &out.stderr).expect("stderr");
-        let code = out.status.code().unwrap_or(-1);
-        fs::write(run.join("exit_code"), code.to_string()).expect("code");
-        code
+        keep_run(&run, &out)
     }
 
     fn source(&self, name: &str, extra: Value) -> Value {
@@ -733,9 +728,16 @@ async fn bk07_hetzner_replay_enabled_disabled_error_and_timeout() {
     assert!(!all.contains(TOKEN) && !all.contains("other-token"));
 }
 
+/// The keys of the errors that validating `params` gives, in order.
+fn error_keys(params: Value) -> Vec<String> {
+    let config: BackupConfig = serde_json::from_value(params).expect("parse");
+    let errors = config.validate().expect_err("invalid");
+    errors.into_iter().map(|e| e.key).collect()
+}
+
 #[test]
 fn validation_names_every_bad_key() {
-    let config: BackupConfig = serde_json::from_value(json!({
+    let keys = error_keys(json!({
         "stale_after_hours": -1,
         "sources": [
             { "kind": "restic", "name": "a", "repository": "/r" },
@@ -744,10 +746,7 @@ fn validation_names_every_bad_key() {
             { "kind": "hetzner", "name": "h", "api_url": "ftp://x", "server_id": 1 },
             { "kind": "borg", "name": "z", "repository": "/r", "time_zone": "Mars/Base" },
         ]
-    }))
-    .expect("parse");
-    let errors = config.validate().expect_err("invalid");
-    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    }));
     assert_eq!(
         keys,
         [
@@ -1019,15 +1018,12 @@ async fn restic_backend_credentials_come_from_files_and_never_reach_evidence() {
 
 #[test]
 fn backend_variables_are_limited_to_credentials_and_to_restic() {
-    let config: BackupConfig = serde_json::from_value(json!({ "sources": [
+    let keys = error_keys(json!({ "sources": [
         { "kind": "restic", "name": "a", "repository": "s3:h/b", "password_file": "/p",
           "env_files": { "LD_PRELOAD": "/x", "AWS_ACCESS_KEY_ID": "rel" },
           "env_credentials": { "RESTIC_PASSWORD": "pw", "AZURE_ACCOUNT_KEY": "a/b" } },
         { "kind": "borg", "name": "b", "repository": "/r", "env_files": { "AWS_X": "/x" } },
-    ]}))
-    .expect("parse");
-    let errors = config.validate().expect_err("invalid");
-    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    ]}));
     assert_eq!(
         keys,
         [
@@ -1048,7 +1044,12 @@ fn record_check(repo: &ResticFixture, name: &str) -> i32 {
         &env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
     );
     let run = repo.path(&format!("checks/{name}"));
-    fs::create_dir_all(&run).expect("run dir");
+    keep_run(&run, &out)
+}
+
+/// Writes a program's output as a run record in `run` (the `runs_dir` layout); its exit code.
+fn keep_run(run: &Path, out: &std::process::Output) -> i32 {
+    fs::create_dir_all(run).expect("run dir");
     fs::write(run.join("stdout"), &out.stdout).expect("stdout");
     fs::write(run.join("stderr"), &out.stderr).expect("stderr");
     let code = out.status.code().unwrap_or(-1);
