@@ -232,9 +232,7 @@ impl Secret {
             Err(_) => Err(secret_error(FailureKind::NotFound, &path, "does not exist")),
         }
     }
-}
 
-impl Secret {
     /// The secret's value: the file's content without a trailing newline. For backend
     /// variables only; passwords reach tools as a file path.
     ///
