@@ -1143,3 +1143,62 @@ async fn bk09_pgbackrest_off_host_comes_from_its_config_through_the_collector() 
     assert_eq!(failure.subject, "pgbackrest:unreadable");
     assert!(failure.message.starts_with("cannot read pgbackrest config "), "{}", failure.message);
 }
+
+/// A stand-in S3 endpoint on 127.0.0.1 that keeps each request head and answers every
+/// request with S3's "no such key" error, as a bucket without a restic repository does.
+async fn empty_s3() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0_u8; 16 * 1024];
+                let read = socket.read(&mut buffer).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                let is_head = head.starts_with("HEAD ");
+                kept.lock().expect("heads").push(head);
+                let body = concat!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>"#,
+                    "<Message>The specified key does not exist.</Message></Error>"
+                );
+                let response = format!(
+                    "HTTP/1.1 404 Not Found\r\ncontent-type: application/xml\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{}",
+                    body.len(),
+                    if is_head { "" } else { body }
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (base, heads)
+}
+
+#[tokio::test]
+async fn restic_s3_backend_signs_with_the_key_from_its_file_and_no_key_reaches_evidence() {
+    const KEY_ID: &str = "AKIATESTONLY7Q2W";
+    const KEY: &str = "test-only-s3-secret-key-0b7d";
+    require("restic", "restic");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |rel: &str| dir.path().join(rel);
+    fs::write(path("pw"), PASSWORD).expect("password");
+    fs::write(path("key-id"), format!("{KEY_ID}\n")).expect("key id");
+    fs::write(path("key"), format!("{KEY}\n")).expect("key");
+    let (base, heads) = empty_s3().await;
+    let source = json!({ "kind": "restic", "name": "s3", "repository": format!("s3:{base}/bucket"),
+        "password_file": path("pw"),
+        "env_files": { "AWS_ACCESS_KEY_ID": path("key-id"), "AWS_SECRET_ACCESS_KEY": path("key") } });
+    let collection = collect_one(source, Utc::now()).await;
+    let failure = &collection.failures[0];
+    assert_eq!(failure.kind, FailureKind::NotFound, "{}", failure.message);
+    assert!(failure.message.contains("repository not found"), "{}", failure.message);
+    let heads = heads.lock().expect("heads").clone();
+    let signed = heads.iter().any(|h| h.contains(&format!("Credential={KEY_ID}/")));
+    assert!(signed, "restic did not sign with the configured key id: {heads:?}");
+    let evidence = format!("{collection:?}");
+    assert!(!evidence.contains(KEY) && !evidence.contains(KEY_ID), "{evidence}");
+}
