@@ -1189,9 +1189,10 @@ async fn restic_s3_backend_signs_with_the_key_from_its_file_and_no_key_reaches_e
     fs::write(path("key-id"), format!("{KEY_ID}\n")).expect("key id");
     fs::write(path("key"), format!("{KEY}\n")).expect("key");
     let (base, heads) = empty_s3().await;
+    let files =
+        json!({ "AWS_ACCESS_KEY_ID": path("key-id"), "AWS_SECRET_ACCESS_KEY": path("key") });
     let source = json!({ "kind": "restic", "name": "s3", "repository": format!("s3:{base}/bucket"),
-        "password_file": path("pw"),
-        "env_files": { "AWS_ACCESS_KEY_ID": path("key-id"), "AWS_SECRET_ACCESS_KEY": path("key") } });
+        "password_file": path("pw"), "env_files": files });
     let collection = collect_one(source, Utc::now()).await;
     let failure = &collection.failures[0];
     assert_eq!(failure.kind, FailureKind::NotFound, "{}", failure.message);
