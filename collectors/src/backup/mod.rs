@@ -502,7 +502,9 @@ pub async fn collect(settings: &BackupSettings, ctx: &Context) -> Collection {
         let run = Run { now: ctx.now, deadline: fair_share(started, deadline, left), ctx };
         let subject = subject(source);
         match collect_source(source, &run).await {
-            Ok(report) => {
+            Ok(mut report) => {
+                let earlier = ctx.previous.get(&subject).and_then(|p| p.facts.as_ref());
+                report.earlier_collapses = report::earlier_collapses(earlier);
                 out.observations.push(observe(subject, report, settings.policy, ctx, started))
             }
             Err(failure) => out.fail(subject, failure.kind, failure.message),

@@ -128,6 +128,10 @@ pub struct Report {
     pub tool_version: Option<String>,
     /// The configured floor below which a point is empty whatever came before it.
     pub floor: Floor,
+    /// Size findings of the previous observation of this source, with when they were first
+    /// seen: a collapse stays marked after its point is no longer among the newest ones whose
+    /// sizes the tools report.
+    pub earlier_collapses: Vec<Value>,
 }
 
 /// Absolute minimum size of a usable point of a source (`min_files`, `min_bytes`); a point
@@ -164,7 +168,8 @@ impl Report {
     ) -> (Value, Option<DateTime<Utc>>) {
         self.points.sort_by_key(|p| p.at.utc);
         self.runs.sort_by_key(|r| r.at);
-        add_size_findings(&mut self.points, self.floor, &mut self.findings);
+        let earlier = std::mem::take(&mut self.earlier_collapses);
+        add_size_findings(&mut self.points, self.floor, &earlier, now, &mut self.findings);
         downgrade_empty_runs(&self.points, &mut self.runs);
         let successes = successes(&self.points, &self.runs);
         let newest = successes.last().copied();
@@ -332,15 +337,28 @@ fn previous_of_job<'a>(points: &'a [Point], index: usize, job: Option<&str>) -> 
 
 /// A point that holds no files, fell below the configured floor, or whose file count or size
 /// fell below a tenth of the previous point of the same job is a finding ("the source may have
-/// gone missing") and does not count as a success.
-fn add_size_findings(points: &mut [Point], floor: Floor, findings: &mut Vec<Value>) {
+/// gone missing") and does not count as a success. A point an earlier observation found so
+/// stays so (reason `seen_earlier`) when its sizes are no longer listed; each finding keeps
+/// when it was first seen.
+fn add_size_findings(
+    points: &mut [Point],
+    floor: Floor,
+    earlier: &[Value],
+    now: DateTime<Utc>,
+    findings: &mut Vec<Value>,
+) {
     for index in 0..points.len() {
         let previous = previous_of_job(points, index, points[index].job.as_deref());
         let point = &points[index];
-        let reasons = size_problems(point, previous, floor);
+        let before = earlier.iter().find(|f| f["id"].as_str().is_some_and(|id| id == point.id));
+        let mut reasons = size_problems(point, previous, floor);
+        if reasons.is_empty() && before.is_some() {
+            reasons.push("seen_earlier");
+        }
         if reasons.is_empty() {
             continue;
         }
+        let first_seen = before.and_then(|f| f["first_seen_at"].as_str()).map(String::from);
         findings.push(json!({
             "kind": "size_collapse",
             "message": "backup source missing or size collapse",
@@ -350,9 +368,28 @@ fn add_size_findings(points: &mut [Point], floor: Floor, findings: &mut Vec<Valu
             "files": point.files, "previous_files": previous.and_then(|p| p.files),
             "bytes": point.bytes, "previous_bytes": previous.and_then(|p| p.bytes),
             "min_files": floor.min_files, "min_bytes": floor.min_bytes,
+            "first_seen_at": first_seen.unwrap_or_else(|| rfc3339(now)),
         }));
         points[index].good = false;
     }
+}
+
+/// Whether a reason is a fact about the point itself, not about the configured floor (a
+/// floor that was lowered must not keep old points marked).
+fn carried(reason: &Value) -> bool {
+    ["no_files", "files_collapse", "bytes_collapse", "seen_earlier"].iter().any(|r| reason == r)
+}
+
+/// The size findings in an earlier observation's facts, to carry into this one.
+pub fn earlier_collapses(facts: Option<&Value>) -> Vec<Value> {
+    let findings = facts.and_then(|f| f["findings"].as_array());
+    findings
+        .into_iter()
+        .flatten()
+        .filter(|f| f["kind"] == "size_collapse" && f["id"].is_string())
+        .filter(|f| f["reasons"].as_array().is_some_and(|r| r.iter().any(carried)))
+        .cloned()
+        .collect()
 }
 
 /// Why a point is (almost) empty, in words stable enough for checks; empty when it is not.
@@ -561,6 +598,29 @@ mod tests {
         assert_eq!(facts["findings"][0]["previous_id"], Value::Null);
         assert_eq!(facts["last_success_utc"], Value::Null);
         assert_eq!(effective, None);
+    }
+
+    #[test]
+    fn a_collapse_stays_marked_once_its_sizes_are_no_longer_listed() {
+        let mut report = Report { source: "restic", ..Report::default() };
+        report.points.push(point("a", "2026-08-18T02:00:00Z", Some(50), Some(50_000)));
+        report.points.push(point("b", "2026-08-19T02:00:00Z", Some(0), Some(0)));
+        let (first, _) = report.clone().into_facts(now(), POLICY);
+        assert_eq!(first["findings"][0]["first_seen_at"], "2026-08-20T12:00:00.000Z");
+        // A day later restic lists sizes only for the two newest snapshots: b has none.
+        let mut later = report;
+        later.points[1].files = None;
+        later.points[1].bytes = None;
+        later.points.push(point("c", "2026-08-20T02:00:00Z", Some(50), Some(50_000)));
+        later.earlier_collapses = earlier_collapses(Some(&first));
+        let (facts, _) = later.clone().into_facts(now() + Duration::days(1), POLICY);
+        assert_eq!(facts["findings_count"], 1, "{facts}");
+        assert_eq!(facts["findings"][0]["reasons"], json!(["seen_earlier"]));
+        assert_eq!(facts["findings"][0]["first_seen_at"], "2026-08-20T12:00:00.000Z");
+        assert_eq!(facts["success_count"], 2);
+        later.earlier_collapses.clear();
+        assert_eq!(later.into_facts(now(), POLICY).0["success_count"], 3);
+        assert!(earlier_collapses(None).is_empty());
     }
 
     #[test]

@@ -928,6 +928,20 @@ async fn bk03_real_borg_near_empty_archive_and_absolute_floor() {
         assert_eq!(facts["result"], "warning");
         assert_eq!(facts["runs"]["success"], 1);
     }
+    // Once seen, a collapse stays marked when no sizes are listed any more (previous facts).
+    let seen = only(&collect_one(repo.source("web1", json!({})), Utc::now()).await).clone();
+    let earlier = crate::PreviousObservation {
+        collected_at: seen.collected_at,
+        facts: Some(seen.facts.clone()),
+        payload_sha256: String::new(),
+    };
+    let mut ctx = ctx_at(Utc::now());
+    ctx.previous = crate::Previous::new([("borg:web1".to_string(), earlier)].into());
+    let params = json!({ "sources": [repo.source("web1", json!({ "stats": false }))] });
+    let facts = only(&collect(&settings(params), &ctx).await).facts.clone();
+    assert_eq!(facts["findings"][0]["reasons"], json!(["seen_earlier"]), "{facts}");
+    assert_eq!(facts["findings"][0]["first_seen_at"], seen.facts["findings"][0]["first_seen_at"]);
+    assert_eq!(facts["last_success"]["id"], "web1-1");
     // A floor makes an archive that was always too small no success, with nothing to compare.
     let extra = json!({ "min_files": 60, "min_bytes": 1000 });
     let facts = only(&collect_one(repo.source("web1", extra), Utc::now()).await).facts.clone();
