@@ -1,9 +1,13 @@
-//! CVSS v3.0/v3.1 base scores computed from the vector, and qualitative severity ratings.
+//! CVSS v3.0/v3.1 and v4.0 base scores computed from the vector, and qualitative severity
+//! ratings.
 //!
-//! Owns the base-score formula of the CVSS v3.1 specification (section 7.1, with its
-//! `Roundup` of appendix A; v3.0 vectors use the v3.0 rounding). It does not compute CVSS v4
-//! scores: v4 needs the specification's macro-vector lookup table, which is not implemented
-//! yet (FIXME(advisories-cvss4)); a v4 vector is reported without a score.
+//! Owns [`base_score`]: it checks that a vector carries every base metric of its version and
+//! hands the arithmetic to RustSec's `cvss` crate (the v3.x formula with each version's
+//! rounding; the v4.0 macro-vector lookup with severity distances). A v4 vector's threat,
+//! environmental and supplemental metrics are dropped first, so the number is always the
+//! CVSS-B base score, comparable with a v3 base score; both map to the same [`Severity`]
+//! bands. CVSS v2 vectors are not scored (their bands differ). It does not pick which of a
+//! record's vectors counts (`findings` takes the highest).
 
 /// A qualitative severity, ordered from none to critical.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,7 +68,7 @@ impl Severity {
         [Severity::None, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
 }
 
-/// A vector that is not a complete CVSS v3 base vector.
+/// A vector that cannot be scored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{vector}: {message}")]
 pub struct CvssError {
@@ -74,79 +78,74 @@ pub struct CvssError {
     pub message: String,
 }
 
-/// The base score of a `CVSS:3.0/…` or `CVSS:3.1/…` vector.
-pub fn base_score_v3(vector: &str) -> Result<f64, CvssError> {
-    let fail = |m: &str| CvssError { vector: vector.to_string(), message: m.to_string() };
-    let mut parts = vector.trim().split('/');
-    let v30 = match parts.next() {
-        Some("CVSS:3.1") => false,
-        Some("CVSS:3.0") => true,
-        _ => return Err(fail("not a cvss 3.0 or 3.1 vector")),
-    };
-    let mut metrics = std::collections::BTreeMap::new();
-    for part in parts {
-        let (key, value) = part.split_once(':').ok_or_else(|| fail("metric without value"))?;
-        if metrics.insert(key, value).is_some() {
-            return Err(fail("metric given twice"));
-        }
-    }
-    let get = |k: &str| metrics.get(k).copied().ok_or_else(|| fail(&format!("missing {k}")));
-    let changed = match get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return Err(fail("bad S")),
-    };
-    let weight = |k: &str, table: &[(&str, f64)]| -> Result<f64, CvssError> {
-        let value = get(k)?;
-        table
-            .iter()
-            .find(|(n, _)| *n == value)
-            .map(|(_, w)| *w)
-            .ok_or_else(|| fail(&format!("bad {k}")))
-    };
-    let av = weight("AV", &[("N", 0.85), ("A", 0.62), ("L", 0.55), ("P", 0.2)])?;
-    let ac = weight("AC", &[("L", 0.77), ("H", 0.44)])?;
-    let pr_table: &[(&str, f64)] = if changed {
-        &[("N", 0.85), ("L", 0.68), ("H", 0.5)]
-    } else {
-        &[("N", 0.85), ("L", 0.62), ("H", 0.27)]
-    };
-    let pr = weight("PR", pr_table)?;
-    let ui = weight("UI", &[("N", 0.85), ("R", 0.62)])?;
-    let cia = [("H", 0.56), ("L", 0.22), ("N", 0.0)];
-    let (c, i, a) = (weight("C", &cia)?, weight("I", &cia)?, weight("A", &cia)?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact =
-        if changed { 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15) } else { 6.42 * iss };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    if impact <= 0.0 {
-        return Ok(0.0);
-    }
-    let raw = if changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Ok(if v30 { (raw * 10.0).ceil() / 10.0 } else { roundup(raw) })
+/// A computed base score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// 0.0–10.0, one decimal.
+    pub score: f64,
+    /// `3.0`, `3.1` or `4.0`.
+    pub version: &'static str,
 }
 
-/// CVSS v3.1 appendix A `Roundup`: the smallest one-decimal number not below `x`, computed on
-/// integers to avoid floating-point artefacts.
-fn roundup(x: f64) -> f64 {
-    let scaled = (x * 100_000.0).round() as i64;
-    if scaled % 10_000 == 0 {
-        scaled as f64 / 100_000.0
-    } else {
-        ((scaled / 10_000) + 1) as f64 / 10.0
+/// Base metrics every vector of a version must carry.
+const V3_BASE: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
+const V4_BASE: [&str; 11] = ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"];
+
+/// The base score of a `CVSS:3.0/…`, `CVSS:3.1/…` or `CVSS:4.0/…` vector.
+pub fn base_score(vector: &str) -> Result<Scored, CvssError> {
+    let vector = vector.trim();
+    let fail = |m: String| CvssError { vector: vector.to_string(), message: m };
+    let (prefix, metrics) = vector.split_once('/').unwrap_or((vector, ""));
+    let (version, required): (&'static str, &[&str]) = match prefix {
+        "CVSS:3.0" => ("3.0", &V3_BASE),
+        "CVSS:3.1" => ("3.1", &V3_BASE),
+        "CVSS:4.0" => ("4.0", &V4_BASE),
+        _ => return Err(fail("not a cvss 3.0, 3.1 or 4.0 vector".to_string())),
+    };
+    let pairs = metric_pairs(metrics).map_err(fail)?;
+    if let Some(missing) = required.iter().find(|k| !pairs.iter().any(|(key, _)| key == *k)) {
+        return Err(fail(format!("missing base metric {missing}")));
     }
+    let score = if version == "4.0" {
+        let base: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| V4_BASE.contains(k))
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        let text = format!("CVSS:4.0/{}", base.join("/"));
+        let parsed: ::cvss::v4::Vector = text.parse().map_err(|e| fail(format!("{e}")))?;
+        parsed.score().value()
+    } else {
+        let parsed: ::cvss::v3::Vector = vector.parse().map_err(|e| fail(format!("{e}")))?;
+        parsed.base_score().value()
+    };
+    Ok(Scored { score, version })
+}
+
+/// `K:V` pairs of a vector after its prefix; a metric given twice is an error.
+fn metric_pairs(metrics: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for part in metrics.split('/') {
+        let (key, value) =
+            part.split_once(':').ok_or_else(|| format!("metric {part:?} without value"))?;
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(format!("metric {key} given twice"));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn score(vector: &str) -> f64 {
+        base_score(vector).unwrap_or_else(|e| panic!("{e}")).score
+    }
+
     #[test]
-    fn known_vectors_score_as_published() {
+    fn v3_vectors_score_as_published() {
         // Scores as shown by the FIRST CVSS v3.1 calculator / NVD for these vectors.
         let cases = [
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
@@ -160,18 +159,55 @@ mod tests {
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
             ("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+            // Temporal metrics do not change the base score.
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U/RL:O/RC:U", 9.8),
         ];
         for (vector, want) in cases {
-            let got = base_score_v3(vector).expect(vector);
+            let got = score(vector);
             assert!((got - want).abs() < 1e-9, "{vector}: got {got}, want {want}");
         }
     }
 
     #[test]
+    fn v4_vectors_score_as_the_first_calculator() {
+        // Scores the FIRST CVSS v4.0 calculator (the specification's reference implementation)
+        // and GitHub's advisory pages show for these vectors; the 6.9 vector is
+        // GHSA-qppj-fm5r-hxr3's CVSS_V4 entry in the fixtures (labelled MODERATE there), 5.3 is
+        // the usual stored-XSS vector of GHSA records.
+        let cases = [
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3),
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H", 10.0),
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N", 0.0),
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N", 8.7),
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:L/SC:N/SI:N/SA:N", 6.9),
+            ("CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 8.5),
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:P/VC:N/VI:N/VA:N/SC:L/SI:L/SA:N", 5.3),
+            // Threat metrics are dropped: the base score stays 9.3 (CVSS-BT would be lower).
+            ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U", 9.3),
+        ];
+        for (vector, want) in cases {
+            let got = score(vector);
+            assert!((got - want).abs() < 1e-9, "{vector}: got {got}, want {want}");
+        }
+        let v4 = base_score(cases[0].0).expect("scores");
+        assert_eq!(v4.version, "4.0");
+        assert_eq!(Severity::from_score(v4.score), Severity::Critical);
+    }
+
+    #[test]
     fn bad_vectors_are_errors_and_ratings_follow_bands() {
-        assert!(base_score_v3("CVSS:3.1/AV:N/AC:L").is_err());
-        assert!(base_score_v3("CVSS:4.0/AV:N").is_err());
-        assert!(base_score_v3("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").is_err());
+        for bad in [
+            "CVSS:3.1/AV:N/AC:L",
+            "CVSS:4.0/AV:N",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",
+            "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:4.0/AV:N/AC:L/AT:Q/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            "AV:N/AC:L/Au:N/C:P/I:P/A:P",
+            "",
+        ] {
+            assert!(base_score(bad).is_err(), "{bad}");
+        }
         assert_eq!(Severity::from_score(7.0), Severity::High);
         assert_eq!(Severity::from_score(6.9), Severity::Medium);
         assert_eq!(Severity::from_score(9.0), Severity::Critical);

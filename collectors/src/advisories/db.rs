@@ -7,7 +7,7 @@
 //! A record that cannot be parsed is skipped with an error naming it. Aliases are grouped
 //! transitively with a union-find over `id` and `aliases` of records that are not withdrawn.
 //! It does not evaluate ranges (`osv`) or build findings (`findings`), and it does not fetch
-//! anything: refreshing from a URL is not implemented yet (FIXME(advisories-refresh)).
+//! anything: `refresh` replaces a zip before it is loaded.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;

@@ -5,8 +5,8 @@
 //! are grouped by alias group into one [`Finding`] that lists every ID; records that could not
 //! be evaluated are listed as not assessed; withdrawn records are listed as not applied;
 //! unassessable packages are listed with the advisories that name them when the package is
-//! the registry project (branch versions, unparsable versions). Severity comes from CVSS v3
-//! vectors (computed), a score given by the source, or the database label. It does not read
+//! the registry project (branch versions, unparsable versions). Severity comes from CVSS v3 or
+//! v4 vectors (base score computed), a score given by the source, or the database label. It does not read
 //! files (`lockfile`, `db`) or decide pass/fail (checks in the agent do).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::cvss::{base_score_v3, Severity};
+use super::cvss::{base_score, Severity};
 use super::db::Database;
 use super::lockfile::Package;
 use super::osv::{evaluate, Hit, Outcome, Record};
@@ -266,22 +266,22 @@ fn add_record(finding: &mut Finding, record: &Record, hit: Hit) {
     rate(finding, record);
 }
 
-/// Takes the highest of: computed CVSS v3 scores, a score given by the source, the label.
+/// Takes the highest of: computed CVSS v3/v4 base scores, a score given by the source, the
+/// label. Other vector kinds (CVSS v2, Ubuntu priorities) are kept as the vector only.
 fn rate(finding: &mut Finding, record: &Record) {
     let vectors = record.severity.iter().chain(record.affected.iter().flat_map(|a| &a.severity));
     for (kind, vector) in vectors {
-        if kind != "CVSS_V3" {
+        if kind != "CVSS_V3" && kind != "CVSS_V4" {
             if finding.vector.is_none() {
-                // FIXME(advisories-cvss4): CVSS v4 base scores are not computed yet.
                 finding.vector = Some(vector.clone());
             }
             continue;
         }
-        match base_score_v3(vector) {
-            Ok(score) if finding.score.is_none_or(|old| score > old) => {
-                finding.score = Some(score);
+        match base_score(vector) {
+            Ok(scored) if finding.score.is_none_or(|old| scored.score > old) => {
+                finding.score = Some(scored.score);
                 finding.vector = Some(vector.clone());
-                finding.severity = Some(Severity::from_score(score));
+                finding.severity = Some(Severity::from_score(scored.score));
             }
             Ok(_) => {}
             Err(error) => finding.notes.push(format!("{}: bad cvss vector {error}", record.id)),

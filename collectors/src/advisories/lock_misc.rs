@@ -209,8 +209,17 @@ fn go_package(
     }
 }
 
-/// go.sum: the highest version listed for each module (lines for `/go.mod` only are skipped).
+/// go.sum on its own: the highest version listed for each module (lines for `/go.mod` only
+/// are skipped). This can name a version minimal version selection did not pick; with the
+/// module's go.mod at hand use [`gosum_with_mod`].
 pub fn gosum(text: &str) -> Result<Vec<Package>, LockfileError> {
+    Ok(gosum_highest(text)?
+        .into_iter()
+        .map(|(m, v)| Package::registry(Ecosystem::Go, &m, &v))
+        .collect())
+}
+
+fn gosum_highest(text: &str) -> Result<BTreeMap<String, String>, LockfileError> {
     let mut best: BTreeMap<String, String> = BTreeMap::new();
     for (index, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -234,8 +243,41 @@ pub fn gosum(text: &str) -> Result<Vec<Package>, LockfileError> {
             best.insert(module.to_string(), version.to_string());
         }
     }
-    // FIXME(advisories-gosum): go.sum may list versions MVS did not select; prefer go.mod.
-    Ok(best.into_iter().map(|(m, v)| Package::registry(Ecosystem::Go, &m, &v)).collect())
+    Ok(best)
+}
+
+/// go.sum next to its go.mod: the versions go.mod selects win. From `go 1.17` on, go.mod
+/// lists every module of the build, so a go.sum module it does not name was not selected and
+/// is listed as unassessable (`not selected by go.mod`) instead of being matched; for older
+/// go.mod files such a module keeps its highest go.sum version.
+pub fn gosum_with_mod(sum: &str, gomod_text: &str) -> Result<Vec<Package>, LockfileError> {
+    let highest = gosum_highest(sum)?;
+    let selected = gomod(gomod_text)
+        .map_err(|e| LockfileError::new(Format::GoSum, format!("its go.mod: {}", e.message)))?;
+    let complete = go_directive(gomod_text).is_some_and(|(major, minor)| (major, minor) >= (1, 17));
+    let named: BTreeSet<&str> = selected.iter().map(|p| p.name.as_str()).collect();
+    let mut out: Vec<Package> = Vec::new();
+    for (module, version) in &highest {
+        if named.contains(module.as_str()) {
+            continue;
+        }
+        let package = Package::registry(Ecosystem::Go, module, version);
+        out.push(if complete {
+            package.not_registry("not selected by go.mod", &[("go_sum_version", version)])
+        } else {
+            package
+        });
+    }
+    Ok(selected.into_iter().chain(out).collect())
+}
+
+/// The `go` directive of a go.mod as (major, minor).
+fn go_directive(text: &str) -> Option<(u64, u64)> {
+    let line = text.lines().map(str::trim).find(|l| l.starts_with("go "))?;
+    let mut parts = line[3..].trim().split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().unwrap_or("0").parse().ok()?;
+    Some((major, minor))
 }
 
 /// Cargo.lock v1–v4: registry packages have a `registry+`/`sparse+` source; git sources and

@@ -3,8 +3,16 @@
 //! Each turns one file's text into PyPI [`Package`]s. Names are kept as written (matching
 //! normalises them with PEP 503). Git, directory, file and URL sources, editable entries,
 //! entries without a version and requirements that are not pinned to one version (`>=`,
-//! `==1.*`, `name @ url`, bare names) are unassessable with the reason. Included files
-//! (`-r`, `-c`) are not followed. Neighbours: `lockfile` (model), `lock_js`, `lock_misc`.
+//! `==1.*`, `name @ url`, bare names) are unassessable with the reason. In a requirements
+//! file read from disk ([`requirements_file`]), `-r` includes are followed relative to the
+//! including file (each file once, at most [`MAX_INCLUDE_DEPTH`] levels), and `-c`
+//! constraint files pin requirements that are otherwise unpinned (a constraint alone installs
+//! nothing). An include that cannot be read, a remote include (never fetched) and the depth
+//! limit are listed as unassessable entries naming the file and line, so the rest is still
+//! scanned. Neighbours: `lockfile` (model), `lock_js`, `lock_misc`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -82,20 +90,177 @@ pub fn pipfile(text: &str) -> Result<Vec<Package>, LockfileError> {
     Ok(out)
 }
 
-/// requirements.txt: `name==version` and `name===version` are pinned; anything else is listed
-/// as unassessable.
+/// requirements.txt text on its own: `name==version` and `name===version` are pinned;
+/// anything else is listed as unassessable; includes are not followed (see
+/// [`requirements_file`]).
 pub fn requirements(text: &str) -> Result<Vec<Package>, LockfileError> {
-    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
     let mut out = Vec::new();
-    for raw in joined.lines() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() || line.starts_with('-') {
-            // FIXME(advisories-requirements-include): -r/-c files are not followed.
-            continue;
+    for (_, line) in logical_lines(text) {
+        match directive(&line) {
+            Directive::Requirement => out.push(requirement(&line)),
+            Directive::Editable(target) => out.push(editable(target, &line)),
+            Directive::Include(..) | Directive::Other => {}
         }
-        out.push(requirement(line));
     }
     Ok(out)
+}
+
+/// The most levels of `-r` / `-c` files followed below the configured file.
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// Reads an included file: its text, or why not.
+pub type ReadInclude<'a> = &'a dyn Fn(&Path) -> Result<String, String>;
+
+/// A requirements file at `path` with its includes followed (see the module header).
+pub fn requirements_file(
+    path: &Path,
+    text: &str,
+    read: ReadInclude<'_>,
+) -> Result<Vec<Package>, LockfileError> {
+    let mut walk = Walk { read, seen: BTreeSet::new(), out: Vec::new(), pins: BTreeMap::new() };
+    walk.seen.insert(canonical(path));
+    walk.file(path, text, 0, false);
+    let Walk { out, pins, .. } = walk;
+    Ok(out.into_iter().map(|p| constrained(p, &pins)).collect())
+}
+
+struct Walk<'a> {
+    read: ReadInclude<'a>,
+    seen: BTreeSet<PathBuf>,
+    out: Vec<Package>,
+    /// Normalised name → version pinned by a constraint file.
+    pins: BTreeMap<String, String>,
+}
+
+impl Walk<'_> {
+    fn file(&mut self, path: &Path, text: &str, depth: usize, constraints: bool) {
+        for (number, line) in logical_lines(text) {
+            match directive(&line) {
+                Directive::Requirement if constraints => {
+                    let p = requirement(&line);
+                    if p.unassessable.is_none() {
+                        self.pins.insert(PYPI.normalise_name(&p.name), p.version);
+                    }
+                }
+                Directive::Requirement => self.out.push(requirement(&line)),
+                Directive::Editable(target) if !constraints => {
+                    self.out.push(editable(target, &line));
+                }
+                Directive::Include(target, is_constraint) => {
+                    let at = format!("{}:{number}", path.display());
+                    self.include(path, target, &at, depth, constraints || is_constraint);
+                }
+                Directive::Editable(_) | Directive::Other => {}
+            }
+        }
+    }
+
+    fn include(&mut self, from: &Path, target: &str, at: &str, depth: usize, constraints: bool) {
+        let unreadable = |reason: &str, detail: &str| {
+            Package::registry(PYPI, &format!("-r {target}"), "")
+                .not_registry(reason, &[("included_at", at), ("detail", detail)])
+        };
+        if target.contains("://") {
+            self.out.push(unreadable("remote include not fetched", target));
+            return;
+        }
+        let joined = from.parent().unwrap_or(Path::new("/")).join(target);
+        if depth + 1 > MAX_INCLUDE_DEPTH {
+            let limit = format!("more than {MAX_INCLUDE_DEPTH} levels of includes");
+            self.out.push(unreadable("include depth limit", &limit));
+            return;
+        }
+        if !self.seen.insert(canonical(&joined)) {
+            return; // already read: a cycle or a diamond; its packages are listed once
+        }
+        match (self.read)(&joined) {
+            Ok(text) => self.file(&joined, &text, depth + 1, constraints),
+            Err(error) => {
+                let detail = format!("{}: {error}", joined.display());
+                self.out.push(unreadable("included file unreadable", &detail));
+            }
+        }
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// An unpinned requirement that a constraint file pins takes the constraint's version.
+fn constrained(p: Package, pins: &BTreeMap<String, String>) -> Package {
+    let unpinned = p.unassessable.as_ref().is_some_and(|u| u.reason == "not pinned");
+    match pins.get(&PYPI.normalise_name(&p.name)) {
+        Some(version) if unpinned => {
+            Package::registry(PYPI, &p.name, version).direct(p.direct).dev(p.dev)
+        }
+        _ => p,
+    }
+}
+
+/// Lines with continuations joined and comments removed, with their 1-based first line number.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let (start, mut line) = current.take().unwrap_or((index + 1, String::new()));
+        let (body, continued) = match raw.strip_suffix('\\') {
+            Some(body) => (body, true),
+            None => (raw, false),
+        };
+        line.push_str(body);
+        line.push(' ');
+        if continued {
+            current = Some((start, line));
+            continue;
+        }
+        let kept = strip_comment(line.trim()).trim().to_string();
+        if !kept.is_empty() {
+            out.push((start, kept));
+        }
+    }
+    if let Some((start, line)) = current {
+        let kept = strip_comment(line.trim()).trim().to_string();
+        if !kept.is_empty() {
+            out.push((start, kept));
+        }
+    }
+    out
+}
+
+enum Directive<'a> {
+    Requirement,
+    /// `-r` (false) or `-c` (true) with its target.
+    Include(&'a str, bool),
+    Editable(&'a str),
+    Other,
+}
+
+fn directive(line: &str) -> Directive<'_> {
+    if !line.starts_with('-') {
+        return Directive::Requirement;
+    }
+    let (option, value) = match line.find(['=', ' ', '\t']) {
+        Some(at) => (&line[..at], line[at + 1..].trim()),
+        None => (line, ""),
+    };
+    // Short options may be glued to their value: `-rbase.txt`.
+    let glued = value.is_empty()
+        && !option.starts_with("--")
+        && option.len() > 2
+        && option.is_char_boundary(2);
+    let (option, value) = if glued { option.split_at(2) } else { (option, value) };
+    match option {
+        "-r" | "--requirement" if !value.is_empty() => Directive::Include(value, false),
+        "-c" | "--constraint" if !value.is_empty() => Directive::Include(value, true),
+        "-e" | "--editable" if !value.is_empty() => Directive::Editable(value),
+        _ => Directive::Other,
+    }
+}
+
+fn editable(target: &str, line: &str) -> Package {
+    let egg = target.rsplit_once("#egg=").map_or(target, |(_, name)| name);
+    Package::registry(PYPI, egg, "").not_registry("editable", &[("line", line)])
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -106,6 +271,8 @@ fn strip_comment(line: &str) -> &str {
 }
 
 fn requirement(line: &str) -> Package {
+    // Per-requirement options (`--hash=sha256:…`, `--global-option`) follow the specifier.
+    let line = line.find(" --").map_or(line, |at| &line[..at]).trim();
     let spec = line.split(';').next().unwrap_or(line).trim();
     let name_end = spec
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))

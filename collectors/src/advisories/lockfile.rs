@@ -178,6 +178,31 @@ pub fn parse(format: Format, text: &str) -> Result<Vec<Package>, LockfileError> 
     }
 }
 
+/// Parses the lockfile at `path` whose text is `text`, like [`parse`], except that a
+/// requirements file follows its `-r`/`-c` includes and a go.sum defers to the go.mod beside
+/// it when there is one; `read` reads those other files (byte-capped by the caller).
+pub fn parse_file(
+    format: Format,
+    path: &Path,
+    text: &str,
+    read: lock_py::ReadInclude<'_>,
+) -> Result<Vec<Package>, LockfileError> {
+    match format {
+        Format::Requirements => lock_py::requirements_file(path, text, read),
+        Format::GoSum => {
+            let gomod = path.with_file_name("go.mod");
+            if !gomod.is_file() {
+                return lock_misc::gosum(text);
+            }
+            let mod_text = read(&gomod).map_err(|e| {
+                LockfileError::new(Format::GoSum, format!("{}: {e}", gomod.display()))
+            })?;
+            lock_misc::gosum_with_mod(text, &mod_text)
+        }
+        _ => parse(format, text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,13 +9,18 @@
 //! database snapshot used (digest, record count, newest modified time, age). A lockfile that
 //! cannot be read or parsed, and an advisory source that cannot be loaded, are per-subject
 //! failures; everything else is still scanned. It never judges: "no findings at or above
-//! high" is a check on `findings_at_or_above/high`. It never fetches: the database is local
-//! (FIXME(advisories-refresh): refresh from a URL with If-Modified-Since and atomic swap).
+//! high" is a check on `findings_at_or_above/high`. Matching is offline: the database is
+//! local. An `osv-zip` source with a `refresh_url` is refreshed first, at most every
+//! `refresh_hours` (`refresh`: If-Modified-Since, verify, atomic rename); a failed refresh
+//! keeps the last good zip, the scan goes on with it, and the failure is in every
+//! observation's `database.refresh` (and counted in `database.refresh_failed`).
+//! First-seen times and fixes come from the previous observation (`history`).
 //! Neighbours: `version` (orders), `osv` (evaluation), `cvss` (scores), `native` (imports).
 
 pub mod cvss;
 pub mod db;
 pub mod findings;
+pub mod history;
 pub mod lock_js;
 pub mod lock_misc;
 pub mod lock_py;
@@ -37,7 +42,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Collection, Context, Custody, FailureKind, Observation, ParamError};
+use crate::{Collection, Context, Custody, FailureKind, Observation, ParamError, Previous};
 
 use db::{Database, Snapshot, Source, SourceKind};
 use findings::{Policy, Report};
@@ -216,8 +221,10 @@ pub async fn collect(settings: &AdvisoriesSettings, ctx: &Context) -> Collection
     let cancel = ctx.cancel.clone();
     let max_bytes = ctx.limits.max_read_bytes;
     let task_cancel = cancel.clone();
+    let previous = ctx.previous.clone();
     let task = tokio::task::spawn_blocking(move || {
-        run_blocking(&settings, now, max_bytes, &task_cancel, refreshed)
+        let run = Run { now, max_bytes, cancel: &task_cancel, previous: &previous };
+        run_blocking(&settings, &run, refreshed)
     });
     tokio::select! {
         joined = tokio::time::timeout(ctx.timeout, task) => match joined {
@@ -243,14 +250,25 @@ fn failed(subject: &str, kind: FailureKind, message: String) -> Collection {
     out
 }
 
+/// What one collection runs with, besides the settings.
+pub struct Run<'a> {
+    /// The collection time.
+    pub now: DateTime<Utc>,
+    /// The most bytes read from one file.
+    pub max_bytes: u64,
+    /// Stops the scan between lockfiles.
+    pub cancel: &'a CancellationToken,
+    /// The previous observation of each lockfile (first-seen times, fixes).
+    pub previous: &'a Previous,
+}
+
 /// The whole collection, synchronously (file reads and matching are CPU and disk bound).
 pub fn run_blocking(
     settings: &AdvisoriesSettings,
-    now: DateTime<Utc>,
-    max_bytes: u64,
-    cancel: &CancellationToken,
+    run: &Run<'_>,
     refreshed: Vec<Value>,
 ) -> Collection {
+    let (now, max_bytes, cancel) = (run.now, run.max_bytes, run.cancel);
     let mut out = Collection::default();
     let started = Instant::now();
     let (database, source_failures) = db::load(&settings.sources, max_bytes);
@@ -281,8 +299,9 @@ pub fn run_blocking(
         let begun = Instant::now();
         match scan_file(&path, format, &database, settings.policy, max_bytes) {
             Ok((format, packages, report)) => {
-                let mut facts = report_facts(format, packages, &report, now);
-                add_open_times(&mut facts, &path, now);
+                let mut facts = report_facts(format, &packages, &report, now);
+                let basis = history::Basis::from_previous(run.previous.get(&subject));
+                add_history(&mut facts, &path, &packages, &report, &basis, now);
                 facts["database"] = db_facts.clone();
                 let trust = settings.policy.trust_database_specific_bounds;
                 facts["policy"] = json!({ "trust_database_specific_bounds": trust });
@@ -360,8 +379,9 @@ pub fn scan_file(
         (FailureKind::Other, "unknown lockfile format; name it with `format`".to_string())
     })?;
     let text = read_text(path, max_bytes)?;
-    let packages =
-        lockfile::parse(format, &text).map_err(|e| (FailureKind::Parse, e.to_string()))?;
+    let read = |other: &Path| read_text(other, max_bytes).map_err(|(_, message)| message);
+    let packages = lockfile::parse_file(format, path, &text, &read)
+        .map_err(|e| (FailureKind::Parse, e.to_string()))?;
     let report = findings::scan(database, &packages, policy);
     Ok((format, packages, report))
 }
@@ -420,39 +440,32 @@ fn capped(list: &[String]) -> Vec<&String> {
     list.iter().take(MAX_LISTED).collect()
 }
 
-/// How long each finding has been open on this host, at least: the lockfile has held the
-/// version since its last modification, and the advisory exists since its publication, so the
-/// finding is open since the later of the two. (The true time can be longer: the agent keeps
-/// earlier observations; FIXME(advisories-open-since): first-seen from stored evidence.)
-fn add_open_times(facts: &mut Value, path: &Path, now: DateTime<Utc>) {
+/// First-seen and open times of every finding, and the findings fixed since the previous
+/// observation (see `history`).
+fn add_history(
+    facts: &mut Value,
+    path: &Path,
+    packages: &[lockfile::Package],
+    report: &Report,
+    basis: &history::Basis,
+    now: DateTime<Utc>,
+) {
     let modified: Option<DateTime<Utc>> =
         std::fs::metadata(path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
     facts["lockfile_modified"] =
         json!(modified.map(|m| m.to_rfc3339_opts(SecondsFormat::Secs, true)));
-    let mut oldest = 0;
-    if let Some(list) = facts["findings"].as_array_mut() {
-        for finding in list {
-            let published = finding["published"]
-                .as_str()
-                .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-                .map(|p| p.with_timezone(&Utc));
-            let since = match (published, modified) {
-                (Some(p), Some(m)) => Some(p.max(m)),
-                (p, m) => p.or(m),
-            };
-            let days = since.map(|s| (now - s).num_days().max(0));
-            finding["open_days_at_least"] = json!(days);
-            if finding["counted"] == true {
-                oldest = oldest.max(days.unwrap_or(0));
-            }
-        }
-    }
-    facts["oldest_open_days_at_least"] = json!(oldest);
+    facts["history"] = basis.describe();
+    let seen = history::first_seen(&report.findings, basis, now);
+    history::open_times(facts, &report.findings, &seen, modified, now);
+    let (fixed, count, slowest) = history::fixed_since(&report.findings, packages, basis, now);
+    facts["fixed_since_previous"] = Value::Array(fixed.into_iter().take(MAX_LISTED).collect());
+    facts["fixes_since_previous"] = json!(count);
+    facts["slowest_fix_days_after_publication_at_most"] = json!(slowest);
 }
 
 fn report_facts(
     format: Format,
-    packages: Vec<lockfile::Package>,
+    packages: &[lockfile::Package],
     report: &Report,
     now: DateTime<Utc>,
 ) -> Value {

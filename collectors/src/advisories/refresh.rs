@@ -7,6 +7,13 @@
 //! old file, so readers see the old or the new database, never a mix. Any failure leaves the
 //! last good file in place and is returned as [`RefreshOutcome::Failed`] for the facts. It
 //! does not load records into the database (`db`) and is only used for `osv-zip` sources.
+//!
+//! FIXME(advisories-refresh-validator): `If-Modified-Since` is the local file's time (the last
+//! download or 304), so a clock far ahead of the server's could miss an update; keeping the
+//! server's `Last-Modified`/`ETag` beside the zip and sending them back would not.
+//! FIXME(advisories-refresh-incremental): a changed export is downloaded whole; osv.dev's
+//! per-ecosystem `modified_id.csv` would allow fetching only the records changed since the
+//! newest `modified` time held.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -121,9 +128,13 @@ async fn fetch(
     result
 }
 
+/// A temporary name beside `path`, unique within this process (two instances may refresh
+/// the same zip at once) and across processes.
 fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".download-{}", std::process::id()));
+    name.push(format!(".download-{}-{n}", std::process::id()));
     path.with_file_name(name)
 }
 
