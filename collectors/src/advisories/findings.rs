@@ -363,3 +363,55 @@ pub fn counts(findings: &[Finding]) -> (Value, Value, usize) {
     }
     (json!(by), Value::Object(at_or_above), informational)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisories::db::Snapshot;
+    use crate::advisories::osv::parse_osv;
+
+    fn record(id: &str, name: &str, severity: &str) -> Record {
+        let text = format!(
+            r#"{{"id":"{id}","modified":"2026-01-01T00:00:00Z","severity":[{severity}],
+            "affected":[{{"package":{{"ecosystem":"npm","name":"{name}"}},
+            "ranges":[{{"type":"SEMVER","events":[{{"introduced":"0"}},{{"fixed":"2.0.0"}}]}}]}}]}}"#
+        );
+        parse_osv(text.as_bytes(), id).expect("record parses")
+    }
+
+    #[test]
+    fn cvss_v4_scores_feed_the_same_counts_as_v3() {
+        let v4 = r#"{"type":"CVSS_V4","score":
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}"#;
+        let v3 = r#"{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"}"#;
+        let bad = r#"{"type":"CVSS_V4","score":"CVSS:4.0/AV:N/AC:L"}"#;
+        let db = Database::from_records(
+            vec![
+                record("V4-ONLY", "a", v4),
+                record("V3-ONLY", "b", v3),
+                record("BOTH", "c", &format!("{v3},{v4}")),
+                record("BAD-V4", "d", bad),
+            ],
+            Snapshot::default(),
+        );
+        let packages: Vec<Package> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| Package::registry(Ecosystem::Npm, n, "1.0.0"))
+            .collect();
+        let report = scan(&db, &packages, Policy::default());
+        let of = |name: &str| report.findings.iter().find(|f| f.name == name).expect(name);
+        assert_eq!(of("a").score, Some(9.3));
+        assert_eq!(of("a").severity, Some(Severity::Critical));
+        assert_eq!(of("b").severity, Some(Severity::Medium));
+        assert_eq!(of("c").score, Some(9.3), "the higher of the v3 and v4 base scores");
+        assert!(of("c").vector.as_deref().is_some_and(|v| v.starts_with("CVSS:4.0/")));
+        assert_eq!(of("d").severity, None);
+        assert!(of("d").notes.iter().any(|n| n.contains("missing base metric")), "{:?}", of("d"));
+        let (by, at_or_above, _) = counts(&report.findings);
+        assert_eq!(by["critical"], 2);
+        assert_eq!(by["medium"], 1);
+        assert_eq!(by["unknown"], 1);
+        assert_eq!(at_or_above["critical"], 2);
+        assert_eq!(at_or_above["medium"], 3);
+    }
+}

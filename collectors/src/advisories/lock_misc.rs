@@ -388,6 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn gosum_prefers_the_versions_go_mod_selects() {
+        let sum = "github.com/gogo/protobuf v1.3.1 h1:a=\n\
+                   github.com/gogo/protobuf v1.3.2 h1:b=\n\
+                   github.com/gogo/protobuf v1.3.2/go.mod h1:c=\n\
+                   golang.org/x/text v0.3.0 h1:d=\n";
+        let modern = "module m\n\ngo 1.21\n\nrequire github.com/gogo/protobuf v1.3.1\n";
+        let list = gosum_with_mod(sum, modern).expect("ok");
+        let gogo = find(&list, "github.com/gogo/protobuf");
+        assert_eq!(gogo.version, "v1.3.1", "go.mod's selection, not go.sum's highest");
+        let text = find(&list, "golang.org/x/text");
+        assert_eq!(
+            text.unassessable.as_ref().expect("not selected").reason,
+            "not selected by go.mod"
+        );
+        let old = modern.replace("go 1.21", "go 1.16");
+        let list = gosum_with_mod(sum, &old).expect("ok");
+        assert!(find(&list, "golang.org/x/text").unassessable.is_none(), "go.mod may be partial");
+        assert_eq!(find(&gosum(sum).expect("ok"), "github.com/gogo/protobuf").version, "v1.3.2");
+        assert!(gosum_with_mod(sum, "require (\nbroken\n)\n").is_err());
+    }
+
+    #[test]
     fn gomod_requires_indirect_and_local_replace() {
         let list = gomod(&fixture("gomod/scanner--call-analysis-go-project/go.mod")).expect("ok");
         assert_eq!(list.len(), 3, "{list:?}");

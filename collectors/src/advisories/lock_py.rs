@@ -353,6 +353,71 @@ mod tests {
         assert!(pinned(&image).contains(&("Flask".to_string(), "0.12.2".to_string())));
     }
 
+    fn read_disk(path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn includes_are_followed_relative_to_the_file_once_and_constraints_pin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let top = write(
+            "requirements.txt",
+            "-r common/base.txt\n--constraint=constraints.txt\nflask\n-r missing.txt\n\
+             -r https://example.invalid/remote.txt\n-e git+https://example.invalid/x.git#egg=x\n\
+             requests==2.20.0 \\\n    --hash=sha256:0123\n",
+        );
+        // base.txt is relative to common/, and includes the top file again (a cycle).
+        write("common/base.txt", "django==1.11.29\n-r ../requirements.txt\n-rmore.txt\n");
+        write("common/more.txt", "idna==2.7\n");
+        write("constraints.txt", "Flask==0.12.2\nnot-required==1.0\n");
+        let text = read_disk(&top).expect("read");
+        let list = requirements_file(&top, &text, &read_disk).expect("ok");
+        let got = pinned(&list);
+        for want in
+            [("django", "1.11.29"), ("idna", "2.7"), ("flask", "0.12.2"), ("requests", "2.20.0")]
+        {
+            assert!(got.contains(&(want.0.to_string(), want.1.to_string())), "{want:?} {got:?}");
+        }
+        assert_eq!(got.len(), 4, "each file once; a constraint alone installs nothing: {got:?}");
+        let reasons: Vec<&str> = list
+            .iter()
+            .filter_map(|p| p.unassessable.as_ref())
+            .map(|u| u.reason.as_str())
+            .collect();
+        assert_eq!(
+            reasons,
+            vec!["included file unreadable", "remote include not fetched", "editable"]
+        );
+        let missing = list
+            .iter()
+            .filter_map(|p| p.unassessable.as_ref())
+            .find(|u| u.reason == "included file unreadable")
+            .expect("missing");
+        assert!(missing.detail["included_at"].ends_with("requirements.txt:4"), "{missing:?}");
+        assert!(missing.detail["detail"].contains("missing.txt"), "{missing:?}");
+    }
+
+    #[test]
+    fn include_chains_stop_at_the_depth_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..=MAX_INCLUDE_DEPTH + 1 {
+            let text = format!("pkg{i}==1.0\n-r r{}.txt\n", i + 1);
+            std::fs::write(dir.path().join(format!("r{i}.txt")), text).expect("write");
+        }
+        let top = dir.path().join("r0.txt");
+        let text = read_disk(&top).expect("read");
+        let list = requirements_file(&top, &text, &read_disk).expect("ok");
+        assert_eq!(pinned(&list).len(), MAX_INCLUDE_DEPTH + 1);
+        let last = list.last().and_then(|p| p.unassessable.as_ref()).expect("limit");
+        assert_eq!(last.reason, "include depth limit");
+    }
+
     #[test]
     fn poetry_versions_groups_and_git() {
         let v2 = poetry(&fixture("poetry/scalibr--multiple-packages-v2/multiple-packages.v2.lock"))

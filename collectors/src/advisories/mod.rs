@@ -765,6 +765,156 @@ mod tests {
         assert_eq!(out.failures[0].kind, FailureKind::Cancelled);
     }
 
+    fn requirements_run(lock: &Path, text: &str, previous: crate::Previous) -> Collection {
+        std::fs::write(lock, text).expect("write lockfile");
+        let spec =
+            LockfileSpec::Typed { path: lock.display().to_string(), format: Format::Requirements };
+        let settings = config(vec![spec], &[]).validate().expect("valid");
+        let ctx = Context { previous, ..context() };
+        let out = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(collect(&settings, &ctx));
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        out
+    }
+
+    fn finding<'a>(facts: &'a Value, package: &str, id: &str) -> &'a Value {
+        facts["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| {
+                f["normalised_name"] == package
+                    && f["ids"].as_array().expect("ids").contains(&json!(id))
+            })
+            .unwrap_or_else(|| panic!("no {package} {id} finding: {facts:#}"))
+    }
+
+    #[test]
+    fn first_seen_is_carried_from_the_previous_observation_and_fixes_are_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = dir.path().join("requirements.txt");
+        let subject = lock.display().to_string();
+        let first = requirements_run(&lock, "flask==0.12.2\nidna==2.7\n", Default::default());
+        let facts = &first.observations[0].facts;
+        assert_eq!(facts["history"]["basis"], "first observation");
+        assert_eq!(finding(facts, "flask", "PYSEC-2018-66")["first_seen"], "2026-12-01T00:00:00Z");
+
+        // The agent stored that observation 61 days earlier; a new alias joined the flask
+        // group since (the ids differ), idna was upgraded past its fix, urllib3 is new.
+        let mut earlier = facts.clone();
+        for f in earlier["findings"].as_array_mut().expect("findings") {
+            f["first_seen"] = json!("2026-10-01T00:00:00Z");
+            if f["normalised_name"] == "flask" {
+                f["ids"] = json!(["PYSEC-2018-66", "OLD-ALIAS-ONLY-THEN"]);
+            }
+        }
+        let at =
+            DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").expect("t").with_timezone(&Utc);
+        let observation = |facts| crate::PreviousObservation {
+            collected_at: at,
+            facts,
+            payload_sha256: "0".repeat(64),
+        };
+        let previous = crate::Previous::new(
+            [(subject.clone(), observation(Some(earlier)))].into_iter().collect(),
+        );
+        let second =
+            requirements_run(&lock, "flask==0.12.2\nidna==3.7\nurllib3==1.24.3\n", previous);
+        let facts = &second.observations[0].facts;
+        assert_eq!(facts["history"]["basis"], "previous observation");
+        let flask = finding(facts, "flask", "PYSEC-2018-66");
+        assert_eq!(flask["first_seen"], "2026-10-01T00:00:00Z");
+        assert_eq!(flask["open_days_at_least"], 61);
+        let urllib3 = finding(facts, "urllib3", "PYSEC-2023-212");
+        assert_eq!(urllib3["first_seen"], "2026-12-01T00:00:00Z");
+        assert_eq!(urllib3["open_days_at_least"], 0);
+        let fixed = facts["fixed_since_previous"].as_array().expect("fixed");
+        assert_eq!(fixed.len(), 1, "{fixed:?}");
+        assert_eq!(fixed[0]["package"], "idna");
+        assert_eq!(fixed[0]["how"], "upgraded");
+        assert_eq!(fixed[0]["installed_now"], json!(["3.7"]));
+        assert_eq!(facts["fixes_since_previous"], 1);
+        // PYSEC-2024-60 was published 2024-07-07T18:15:00Z; fixed by 2026-12-01 at the latest.
+        assert_eq!(facts["slowest_fix_days_after_publication_at_most"], 876);
+        // The check "fixes applied within N days of publication" reads publication age, not
+        // first_seen: flask (published 2018) stays far over any N although first seen lately.
+        assert!(facts["oldest_fixable_finding_days"].as_i64().expect("days") > 3000);
+
+        let dropped = crate::Previous::new([(subject, observation(None))].into_iter().collect());
+        let third = requirements_run(&lock, "flask==0.12.2\n", dropped);
+        let facts = &third.observations[0].facts;
+        assert_eq!(facts["history"]["basis"], "previous facts dropped by retention");
+        assert_eq!(finding(facts, "flask", "PYSEC-2018-66")["first_seen"], "2026-12-01T00:00:00Z");
+        assert_eq!(facts["fixes_since_previous"], 0);
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_last_good_zip_and_is_reported() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zip_path = dir.path().join("pypi.zip");
+        {
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("create"));
+            zip.start_file("LOCAL-1.json", zip::write::SimpleFileOptions::default())
+                .expect("start");
+            let record = r#"{"id":"LOCAL-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"left-pad"},"versions":["1.0"]}]}"#;
+            zip.write_all(record.as_bytes()).expect("write");
+            zip.finish().expect("finish");
+        }
+        let good = std::fs::read(&zip_path).expect("read");
+        let old = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&zip_path)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        // A loopback server that answers with half of a zip.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = format!("http://{}/all.zip", listener.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut socket, &mut request);
+            let body = b"PK\x03\x04\x14\x00\x00\x00half";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head.as_bytes()).expect("head");
+            socket.write_all(body).expect("body");
+        });
+        let lock = dir.path().join("requirements.txt");
+        std::fs::write(&lock, "left-pad==1.0\n").expect("write");
+        let cfg = AdvisoriesConfig {
+            lockfiles: vec![LockfileSpec::Path(lock.display().to_string())],
+            databases: vec![DatabaseSpec {
+                kind: SourceKind::OsvZip,
+                path: zip_path.display().to_string(),
+                refresh_url: Some(url),
+                refresh_hours: Some(1),
+            }],
+            trust_database_specific_bounds: false,
+        };
+        let out = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(collect_all(cfg));
+        server.join().expect("server");
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        let facts = &out.observations[0].facts;
+        assert_eq!(facts["database"]["refresh_failed"], 1);
+        let refresh = &facts["database"]["refresh"][0];
+        assert_eq!(refresh["outcome"], "failed");
+        assert!(refresh["error"].as_str().expect("error").contains("not a zip"), "{refresh}");
+        assert_eq!(std::fs::read(&zip_path).expect("read"), good, "the last good zip stays");
+        assert!(has_id(facts, "left-pad", "LOCAL-1"), "scanned with the last good data");
+    }
+
     #[test]
     fn config_errors_name_their_keys() {
         let cfg = AdvisoriesConfig {
