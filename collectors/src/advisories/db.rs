@@ -169,8 +169,8 @@ fn note_record(record: &Record, snapshot: &mut Snapshot) {
         for rule in &entry.rules {
             if let Rule::Unknown(kind) = rule {
                 snapshot.warnings.push(format!(
-                    "{}: unknown range type {kind}; its packages are reported as not assessed",
-                    record.id
+                    "{} ({}): unknown range type {kind}; its packages are reported as not assessed",
+                    record.id, record.origin
                 ));
             }
         }

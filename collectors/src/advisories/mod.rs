@@ -730,15 +730,31 @@ mod tests {
         std::fs::write(&bad, "{\"packages\": [").expect("write");
         let zip = dir.path().join("osv.zip");
         std::fs::write(&zip, b"PK\x03\x04truncated").expect("write");
+        let odd = dir.path().join("odd");
+        std::fs::create_dir(&odd).expect("mkdir");
+        let record = r#"{"id":"TEST-RANGE-1","modified":"2026-01-01T00:00:00Z","affected":[
+            {"package":{"ecosystem":"crates.io","name":"net2"},
+             "ranges":[{"type":"CALVER","events":[{"introduced":"0"}]}]}]}"#;
+        std::fs::write(odd.join("TEST-RANGE-1.json"), record).expect("write");
         let good = LockfileSpec::Path(format!(
             "{DIR}/lockfiles/cargo/scanner--deprecated-vuln/Cargo.lock"
         ));
         let cfg = config(
             vec![LockfileSpec::Path(bad.display().to_string()), good],
-            &[("zip", zip.display().to_string())],
+            &[("zip", zip.display().to_string()), ("dir", odd.display().to_string())],
         );
         let out = collect_all(cfg).await;
         assert_eq!(out.observations.len(), 1);
+        let facts = &out.observations[0].facts;
+        let warning = format!(
+            "TEST-RANGE-1 ({}): unknown range type CALVER; its packages are reported as not \
+             assessed",
+            odd.join("TEST-RANGE-1.json").display()
+        );
+        assert!(facts["database"]["warnings"].as_array().expect("w").contains(&json!(warning)));
+        let not_assessed = facts["not_assessed"].as_array().expect("not assessed");
+        assert!(not_assessed.iter().any(|n| n["advisory"] == "TEST-RANGE-1"), "{not_assessed:?}");
+        assert!(has_id(facts, "net2", "RUSTSEC-2020-0016"), "other records still apply");
         assert_eq!(out.failures.len(), 2, "{:?}", out.failures);
         let lock =
             out.failures.iter().find(|f| f.subject.ends_with("composer.lock")).expect("lock");
