@@ -1,16 +1,17 @@
 //! Refreshing an osv.dev zip export from a configured URL, offline-first.
 //!
-//! Owns [`refresh`]: when the local zip is older than the configured interval, ask the URL
-//! with `If-Modified-Since` (the file's modification time); on `304` only touch the file; on
-//! `200` stream the body into a temporary file next to the database (byte-capped), verify that
-//! it is a zip whose every `.json` entry is an OSV record, `fsync` it and rename it over the
-//! old file, so readers see the old or the new database, never a mix. Any failure leaves the
-//! last good file in place and is returned as [`RefreshOutcome::Failed`] for the facts. It
-//! does not load records into the database (`db`) and is only used for `osv-zip` sources.
+//! Owns [`refresh`]: when the last check is older than the configured interval, ask the URL
+//! with the validators of the copy held (`If-Modified-Since` with the server's own
+//! `Last-Modified`, `If-None-Match` with its `ETag`; the zip's modification time when none
+//! was kept); on `304` only record the check; on `200` stream the body into a temporary file
+//! next to the database (byte-capped), verify that it is a zip whose every `.json` entry is an
+//! OSV record, `fsync` it and rename it over the old file, so readers see the old or the new
+//! database, never a mix. The validators and the time of the last check live in a small
+//! JSON file beside the zip (`<zip>.refresh.json`), written the same way. Any failure leaves
+//! the last good file in place and is returned as [`RefreshOutcome::Failed`] for the facts;
+//! a failed attempt is not recorded as a check, so the next run asks again. It does not load
+//! records into the database (`db`) and is only used for `osv-zip` sources.
 //!
-//! FIXME(advisories-refresh-validator): `If-Modified-Since` is the local file's time (the last
-//! download or 304), so a clock far ahead of the server's could miss an update; keeping the
-//! server's `Last-Modified`/`ETag` beside the zip and sending them back would not.
 //! FIXME(advisories-refresh-incremental): a changed export is downloaded whole; osv.dev's
 //! per-ecosystem `modified_id.csv` would allow fetching only the records changed since the
 //! newest `modified` time held.
@@ -64,16 +65,48 @@ pub struct RefreshPlan {
     pub max_bytes: u64,
 }
 
+/// What is kept between refreshes: the server's validators and the last successful check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    /// `Last-Modified` of the copy held, verbatim.
+    pub last_modified: Option<String>,
+    /// `ETag` of the copy held, verbatim.
+    pub etag: Option<String>,
+    /// When the server last answered 200 or 304 (RFC 3339).
+    pub checked_at: Option<String>,
+}
+
+/// The file beside `path` that keeps its [`Validators`].
+pub fn validators_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".refresh.json");
+    path.with_file_name(name)
+}
+
+fn read_validators(path: &Path) -> Validators {
+    std::fs::read(validators_path(path))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
 /// Refreshes `path` according to `plan`, within `timeout`.
 pub async fn refresh(path: &Path, plan: &RefreshPlan, timeout: Duration) -> RefreshOutcome {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    if let Some(mtime) = modified {
-        let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
+    let kept = if modified.is_some() { read_validators(path) } else { Validators::default() };
+    let checked: Option<SystemTime> = kept
+        .checked_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc).into())
+        .or(modified);
+    if let Some(when) = checked {
+        let age = SystemTime::now().duration_since(when).unwrap_or_default();
         if age < plan.interval {
             return RefreshOutcome::Fresh;
         }
     }
-    match fetch(path, plan, modified, timeout).await {
+    match fetch(path, plan, modified, &kept, timeout).await {
         Ok(outcome) => outcome,
         Err(message) => RefreshOutcome::Failed(message),
     }
@@ -83,6 +116,7 @@ async fn fetch(
     path: &Path,
     plan: &RefreshPlan,
     modified: Option<SystemTime>,
+    kept: &Validators,
     timeout: Duration,
 ) -> Result<RefreshOutcome, String> {
     let client = reqwest::Client::builder()
@@ -92,19 +126,33 @@ async fn fetch(
         .map_err(|e| format!("http client: {e}"))?;
     let mut request = client.get(&plan.url);
     if let Some(mtime) = modified {
-        let when: DateTime<Utc> = mtime.into();
-        let header = when.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        request = request.header(reqwest::header::IF_MODIFIED_SINCE, header);
+        let since = kept.last_modified.clone().unwrap_or_else(|| {
+            let when: DateTime<Utc> = mtime.into();
+            when.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+        });
+        request = request.header(reqwest::header::IF_MODIFIED_SINCE, since);
+        if let Some(etag) = &kept.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
     }
     let mut response = request.send().await.map_err(|e| format!("{}: {e}", plan.url))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_MODIFIED {
-        touch(path)?;
+        let checked = Validators { checked_at: Some(now_text()), ..kept.clone() };
+        write_validators(path, &checked)?;
         return Ok(RefreshOutcome::NotModified);
     }
     if !status.is_success() {
         return Err(format!("{}: http status {}", plan.url, status.as_u16()));
     }
+    let header = |name: reqwest::header::HeaderName| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+    let fresh = Validators {
+        last_modified: header(reqwest::header::LAST_MODIFIED),
+        etag: header(reqwest::header::ETAG),
+        checked_at: Some(now_text()),
+    };
     let temp = temp_path(path);
     let result = async {
         let mut file = std::fs::File::create(&temp).map_err(|e| format!("create temp: {e}"))?;
@@ -119,6 +167,7 @@ async fn fetch(
         file.sync_all().map_err(|e| format!("fsync temp: {e}"))?;
         let records = verify(&temp, plan.max_bytes)?;
         std::fs::rename(&temp, path).map_err(|e| format!("rename into place: {e}"))?;
+        write_validators(path, &fresh)?;
         Ok(RefreshOutcome::Updated { bytes, records })
     }
     .await;
@@ -126,6 +175,25 @@ async fn fetch(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Writes the validators beside `path`: temporary file, fsync, rename.
+fn write_validators(path: &Path, validators: &Validators) -> Result<(), String> {
+    let target = validators_path(path);
+    let temp = temp_path(&target);
+    let bytes = serde_json::to_vec(validators).map_err(|e| format!("validators: {e}"))?;
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&temp, &target));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(format!("write {}: {error}", target.display()));
+    }
+    Ok(())
 }
 
 /// A temporary name beside `path`, unique within this process (two instances may refresh
@@ -136,12 +204,6 @@ fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".download-{}-{n}", std::process::id()));
     path.with_file_name(name)
-}
-
-fn touch(path: &Path) -> Result<(), String> {
-    let file =
-        std::fs::File::options().write(true).open(path).map_err(|e| format!("touch: {e}"))?;
-    file.set_modified(SystemTime::now()).map_err(|e| format!("touch: {e}"))
 }
 
 /// Opens the zip and parses every `.json` entry; returns the record count.
@@ -196,6 +258,15 @@ mod tests {
         status: &'static str,
         body: Vec<u8>,
     ) -> (String, tokio::task::JoinHandle<String>) {
+        serve_with(status, "", body).await
+    }
+
+    /// Like `serve`, with extra header lines (each ending in CRLF).
+    async fn serve_with(
+        status: &'static str,
+        headers: &'static str,
+        body: Vec<u8>,
+    ) -> (String, tokio::task::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}/all.zip", listener.local_addr().expect("addr"));
         let task = tokio::spawn(async move {
@@ -203,7 +274,7 @@ mod tests {
             let mut request = vec![0u8; 4096];
             let n = socket.read(&mut request).await.expect("read");
             let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             socket.write_all(head.as_bytes()).await.expect("write head");
@@ -224,18 +295,31 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("all.zip");
 
-        let (url, server) = serve("200 OK", zip_bytes(&[RECORD, RECORD])).await;
+        const VALIDATORS: &str =
+            "last-modified: Tue, 01 Dec 2026 08:00:00 GMT\r\netag: \"export-7\"\r\n";
+        let (url, server) = serve_with("200 OK", VALIDATORS, zip_bytes(&[RECORD, RECORD])).await;
         let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
         assert!(matches!(outcome, RefreshOutcome::Updated { records: 2, .. }), "{outcome:?}");
         let request = server.await.expect("server");
         assert!(!request.to_ascii_lowercase().contains("if-modified-since"));
         let good = std::fs::read(&path).expect("file");
+        let kept = read_validators(&path);
+        assert_eq!(kept.etag.as_deref(), Some("\"export-7\""));
 
+        // The server's own validators go back verbatim, not the local clock's time.
         let (url, server) = serve("304 Not Modified", Vec::new()).await;
         let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
         assert_eq!(outcome, RefreshOutcome::NotModified);
-        let request = server.await.expect("server");
-        assert!(request.to_ascii_lowercase().contains("if-modified-since: "), "{request}");
+        let request = server.await.expect("server").to_ascii_lowercase();
+        assert!(
+            request.contains("if-modified-since: tue, 01 dec 2026 08:00:00 gmt\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("if-none-match: \"export-7\"\r\n"), "{request}");
+        assert_eq!(std::fs::read(&path).expect("file"), good);
+        let checked = read_validators(&path);
+        assert_eq!(checked.etag, kept.etag, "a 304 keeps the validators");
+        assert!(checked.checked_at.is_some());
 
         let mut truncated = zip_bytes(&[RECORD]);
         truncated.truncate(truncated.len() / 2);
@@ -253,8 +337,18 @@ mod tests {
         let outcome = refresh(&path, &plan(url), Duration::from_secs(10)).await;
         assert!(matches!(&outcome, RefreshOutcome::Failed(m) if m.contains("500")));
         let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
-        assert_eq!(leftovers, 1, "temporary files are removed");
+        assert_eq!(leftovers, 2, "the zip and its validators; temporary files are removed");
+        assert_eq!(read_validators(&path), checked, "a failed attempt is not a check");
 
+        // The last check (the 304 above) is recent: nothing is asked within the interval,
+        // although the zip itself is old.
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
         let fresh = RefreshPlan { interval: Duration::from_secs(3600), ..plan(String::new()) };
         assert_eq!(refresh(&path, &fresh, Duration::from_secs(1)).await, RefreshOutcome::Fresh);
     }
