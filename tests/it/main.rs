@@ -3,6 +3,7 @@
 
 mod support;
 
+mod advisories;
 mod cli;
 mod concurrency;
 mod crash;

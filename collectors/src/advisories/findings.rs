@@ -6,8 +6,8 @@
 //! be evaluated are listed as not assessed; withdrawn records are listed as not applied;
 //! unassessable packages are listed with the advisories that name them when the package is
 //! the registry project (branch versions, unparsable versions). Severity comes from CVSS v3 or
-//! v4 vectors (base score computed), a score given by the source, or the database label. It does not read
-//! files (`lockfile`, `db`) or decide pass/fail (checks in the agent do).
+//! v4 vectors (base score computed), a score given by the source, or the database label. It
+//! does not read files (`lockfile`, `db`) or decide pass/fail (checks in the agent do).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -374,7 +374,8 @@ mod tests {
         let text = format!(
             r#"{{"id":"{id}","modified":"2026-01-01T00:00:00Z","severity":[{severity}],
             "affected":[{{"package":{{"ecosystem":"npm","name":"{name}"}},
-            "ranges":[{{"type":"SEMVER","events":[{{"introduced":"0"}},{{"fixed":"2.0.0"}}]}}]}}]}}"#
+            "ranges":[{{"type":"SEMVER",
+                "events":[{{"introduced":"0"}},{{"fixed":"2.0.0"}}]}}]}}]}}"#
         );
         parse_osv(text.as_bytes(), id).expect("record parses")
     }

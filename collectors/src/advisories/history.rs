@@ -95,7 +95,8 @@ impl Basis {
 fn remembered(facts: &Value, fallback: DateTime<Utc>) -> Vec<Remembered> {
     let listed = facts["findings"].as_array().into_iter().flatten();
     let unlisted = facts["history"]["unlisted"].as_array().into_iter().flatten();
-    listed.chain(unlisted).filter_map(|f| one_remembered(f, fallback)).collect()
+    let carried = facts["history"]["carried"].as_array().into_iter().flatten();
+    listed.chain(unlisted).chain(carried).filter_map(|f| one_remembered(f, fallback)).collect()
 }
 
 fn one_remembered(f: &Value, fallback: DateTime<Utc>) -> Option<Remembered> {
@@ -193,19 +194,33 @@ pub fn open_times(
     facts["history"]["unlisted"] = Value::Array(unlisted);
 }
 
+/// What went away since the previous observation.
+#[derive(Debug, Default)]
+pub struct Gone {
+    /// One entry per finding that went away, with how.
+    pub entries: Vec<Value>,
+    /// How many of them are fixes (`upgraded`, `removed`) of fixable findings.
+    pub fixes: usize,
+    /// The slowest of those fixes in days after publication, at most (the fix happened
+    /// between the previous observation and now).
+    pub slowest_days: Option<i64>,
+    /// Findings whose version is still installed although no advisory matched it now, kept
+    /// (with their first-seen time) while the database is incomplete, so that a source that
+    /// failed to load once does not restart their clocks.
+    pub carried: Vec<Value>,
+}
+
 /// Findings of the previous observation that are gone now, each with how it went away; only
-/// `upgraded` and `removed` are fixes. Returns (entries, fixes, slowest fix in days after
-/// publication, at most: the fix happened between the previous observation and now).
+/// `upgraded` and `removed` are fixes. `database_complete` is false when a source failed.
 pub fn fixed_since(
     findings: &[Finding],
     packages: &[Package],
     basis: &Basis,
+    database_complete: bool,
     now: DateTime<Utc>,
-) -> (Vec<Value>, usize, Option<i64>) {
-    let Basis::Previous(previous_at, list) = basis else { return (Vec::new(), 0, None) };
-    let mut entries = Vec::new();
-    let mut fixes = 0;
-    let mut slowest: Option<i64> = None;
+) -> Gone {
+    let Basis::Previous(previous_at, list) = basis else { return Gone::default() };
+    let mut out = Gone::default();
     for gone in list.iter().filter(|r| !findings.iter().any(|f| same(f, r))) {
         let versions: Vec<&str> = packages
             .iter()
@@ -222,10 +237,18 @@ pub fn fixed_since(
         };
         let days = gone.published.as_deref().and_then(|p| super::findings::days_since(p, now));
         if how != "advisory no longer applies" && gone.fixable {
-            fixes += 1;
-            slowest = slowest.max(days);
+            out.fixes += 1;
+            out.slowest_days = out.slowest_days.max(days);
         }
-        entries.push(json!({
+        if how == "advisory no longer applies" && !database_complete {
+            out.carried.push(json!({
+                "ecosystem": gone.ecosystem, "normalised_name": gone.package,
+                "installed": gone.installed, "ids": gone.ids, "published": gone.published,
+                "first_seen": gone.first_seen.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "counted": true, "fix_available": gone.fixable,
+            }));
+        }
+        out.entries.push(json!({
             "ecosystem": gone.ecosystem, "package": gone.package, "ids": gone.ids,
             "installed_before": gone.installed, "installed_now": versions, "how": how,
             "first_seen": gone.first_seen.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -234,5 +257,109 @@ pub fn fixed_since(
             "days_after_publication_at_most": days,
         }));
     }
-    (entries, fixes, slowest)
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisories::version::Ecosystem;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("time").with_timezone(&Utc)
+    }
+
+    fn finding(name: &str, version: &str, ids: &[&str]) -> Finding {
+        Finding {
+            ecosystem: Ecosystem::PyPi,
+            name: name.to_string(),
+            normalised_name: name.to_string(),
+            installed: version.to_string(),
+            direct: None,
+            dev: None,
+            records: ids.iter().take(1).map(|s| s.to_string()).collect(),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            fixed: ["9.9".to_string()].into_iter().collect(),
+            severity: None,
+            score: None,
+            vector: None,
+            published: Some("2026-06-01T00:00:00Z".to_string()),
+            informational: None,
+            confidence: "high".to_string(),
+            notes: Vec::new(),
+            inferred_not_affected: false,
+            summary: None,
+        }
+    }
+
+    fn remembered(name: &str, version: &str, ids: &[&str], first: &str) -> Remembered {
+        Remembered {
+            ecosystem: "PyPI".to_string(),
+            package: name.to_string(),
+            installed: version.to_string(),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            first_seen: time(first),
+            published: Some("2026-06-01T00:00:00Z".to_string()),
+            fixable: true,
+        }
+    }
+
+    #[test]
+    fn identity_is_package_and_any_shared_id_not_the_version() {
+        let now = time("2026-12-01T00:00:00Z");
+        let basis = Basis::Previous(
+            time("2026-11-30T00:00:00Z"),
+            vec![
+                remembered("a", "1.0", &["CVE-1", "GHSA-1"], "2026-07-01T00:00:00Z"),
+                remembered("b", "1.0", &["CVE-2"], "2026-08-01T00:00:00Z"),
+            ],
+        );
+        let now_findings = vec![
+            finding("a", "1.1", &["PYSEC-1", "CVE-1"]), // upgraded, still affected, new record
+            finding("b", "1.0", &["CVE-3"]),            // same package, another vulnerability
+        ];
+        let seen = first_seen(&now_findings, &basis, now);
+        assert_eq!(seen, vec![time("2026-07-01T00:00:00Z"), now]);
+        // a's clock runs from first_seen (after publication), b's from now.
+        let since = open_since(seen[0], None, now_findings[0].published.as_deref());
+        assert_eq!(since, time("2026-07-01T00:00:00Z"));
+        let modified = Some(time("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            open_since(now, modified, Some("2026-06-01T00:00:00Z")),
+            time("2026-06-01T00:00:00Z"),
+            "the lockfile held the version since January; the advisory exists since June"
+        );
+    }
+
+    #[test]
+    fn vanished_findings_are_fixes_only_when_the_version_changed() {
+        let now = time("2026-12-01T00:00:00Z");
+        let basis = Basis::Previous(
+            time("2026-11-30T00:00:00Z"),
+            vec![
+                remembered("up", "1.0", &["CVE-1"], "2026-07-01T00:00:00Z"),
+                remembered("gone", "1.0", &["CVE-2"], "2026-07-01T00:00:00Z"),
+                remembered("same", "1.0", &["CVE-3"], "2026-07-01T00:00:00Z"),
+            ],
+        );
+        let packages = vec![
+            Package::registry(Ecosystem::PyPi, "up", "2.0"),
+            Package::registry(Ecosystem::PyPi, "same", "1.0"),
+        ];
+        let complete = fixed_since(&[], &packages, &basis, true, now);
+        let how: Vec<&str> = complete.entries.iter().filter_map(|e| e["how"].as_str()).collect();
+        assert_eq!(how, vec!["upgraded", "removed", "advisory no longer applies"]);
+        assert_eq!(complete.fixes, 2);
+        assert_eq!(complete.slowest_days, Some(183));
+        assert!(complete.carried.is_empty());
+
+        // With a source missing, "same" is carried and keeps its first-seen time next run.
+        let partial = fixed_since(&[], &packages, &basis, false, now);
+        assert_eq!(partial.carried.len(), 1);
+        let facts = json!({"findings": [], "history": {"carried": partial.carried}});
+        let next = Basis::Previous(now, super::remembered(&facts, now));
+        let back = first_seen(&[finding("same", "1.0", &["CVE-3"])], &next, now);
+        assert_eq!(back, vec![time("2026-07-01T00:00:00Z")]);
+        assert_eq!(fixed_since(&[], &packages, &Basis::FirstObservation, true, now).fixes, 0);
+    }
 }

@@ -301,7 +301,8 @@ pub fn run_blocking(
             Ok((format, packages, report)) => {
                 let mut facts = report_facts(format, &packages, &report, now);
                 let basis = history::Basis::from_previous(run.previous.get(&subject));
-                add_history(&mut facts, &path, &packages, &report, &basis, now);
+                let complete = source_failures.is_empty();
+                add_history(&mut facts, &path, (&packages, &report), &basis, complete, now);
                 facts["database"] = db_facts.clone();
                 let trust = settings.policy.trust_database_specific_bounds;
                 facts["policy"] = json!({ "trust_database_specific_bounds": trust });
@@ -445,9 +446,9 @@ fn capped(list: &[String]) -> Vec<&String> {
 fn add_history(
     facts: &mut Value,
     path: &Path,
-    packages: &[lockfile::Package],
-    report: &Report,
+    (packages, report): (&[lockfile::Package], &Report),
     basis: &history::Basis,
+    database_complete: bool,
     now: DateTime<Utc>,
 ) {
     let modified: Option<DateTime<Utc>> =
@@ -457,10 +458,12 @@ fn add_history(
     facts["history"] = basis.describe();
     let seen = history::first_seen(&report.findings, basis, now);
     history::open_times(facts, &report.findings, &seen, modified, now);
-    let (fixed, count, slowest) = history::fixed_since(&report.findings, packages, basis, now);
-    facts["fixed_since_previous"] = Value::Array(fixed.into_iter().take(MAX_LISTED).collect());
-    facts["fixes_since_previous"] = json!(count);
-    facts["slowest_fix_days_after_publication_at_most"] = json!(slowest);
+    let gone = history::fixed_since(&report.findings, packages, basis, database_complete, now);
+    facts["fixed_since_previous"] =
+        Value::Array(gone.entries.into_iter().take(MAX_LISTED).collect());
+    facts["fixes_since_previous"] = json!(gone.fixes);
+    facts["slowest_fix_days_after_publication_at_most"] = json!(gone.slowest_days);
+    facts["history"]["carried"] = Value::Array(gone.carried);
 }
 
 fn report_facts(
@@ -876,7 +879,8 @@ mod tests {
             let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("create"));
             zip.start_file("LOCAL-1.json", zip::write::SimpleFileOptions::default())
                 .expect("start");
-            let record = r#"{"id":"LOCAL-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"left-pad"},"versions":["1.0"]}]}"#;
+            let record = r#"{"id":"LOCAL-1","modified":"2026-01-01T00:00:00Z","affected":[
+                {"package":{"ecosystem":"PyPI","name":"left-pad"},"versions":["1.0"]}]}"#;
             zip.write_all(record.as_bytes()).expect("write");
             zip.finish().expect("finish");
         }
