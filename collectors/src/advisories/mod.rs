@@ -15,6 +15,12 @@
 //! keeps the last good zip, the scan goes on with it, and the failure is in every
 //! observation's `database.refresh` (and counted in `database.refresh_failed`).
 //! First-seen times and fixes come from the previous observation (`history`).
+//!
+//! The checks read these facts with the agent's generic judgements:
+//! `fact_at_most /findings_at_or_above/high 0` (no findings at or above a severity),
+//! `fact_at_most /oldest_fixable_finding_days N` (fixes applied within N days of
+//! publication; counted from publication, never from `first_seen`) and
+//! `fact_at_most /database/age_hours H` (database fresher than H hours).
 //! Neighbours: `version` (orders), `osv` (evaluation), `cvss` (scores), `native` (imports).
 
 pub mod cvss;
