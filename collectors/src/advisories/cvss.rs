@@ -140,8 +140,11 @@ fn metric_pairs(metrics: &str) -> Result<Vec<(&str, &str)>, String> {
 mod tests {
     use super::*;
 
-    fn score(vector: &str) -> f64 {
-        base_score(vector).unwrap_or_else(|e| panic!("{e}")).score
+    fn assert_scores(cases: &[(&str, f64)]) {
+        for (vector, want) in cases {
+            let got = base_score(vector).unwrap_or_else(|e| panic!("{e}")).score;
+            assert!((got - want).abs() < 1e-9, "{vector}: got {got}, want {want}");
+        }
     }
 
     #[test]
@@ -162,10 +165,7 @@ mod tests {
             // Temporal metrics do not change the base score.
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U/RL:O/RC:U", 9.8),
         ];
-        for (vector, want) in cases {
-            let got = score(vector);
-            assert!((got - want).abs() < 1e-9, "{vector}: got {got}, want {want}");
-        }
+        assert_scores(&cases);
     }
 
     #[test]
@@ -185,10 +185,7 @@ mod tests {
             // Threat metrics are dropped: the base score stays 9.3 (CVSS-BT would be lower).
             ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U", 9.3),
         ];
-        for (vector, want) in cases {
-            let got = score(vector);
-            assert!((got - want).abs() < 1e-9, "{vector}: got {got}, want {want}");
-        }
+        assert_scores(&cases);
         let v4 = base_score(cases[0].0).expect("scores");
         assert_eq!(v4.version, "4.0");
         assert_eq!(Severity::from_score(v4.score), Severity::Critical);
