@@ -157,7 +157,8 @@ impl Walk<'_> {
 
     fn include(&mut self, from: &Path, target: &str, at: &str, depth: usize, constraints: bool) {
         let unreadable = |reason: &str, detail: &str| {
-            Package::registry(PYPI, &format!("-r {target}"), "")
+            let option = if constraints { "-c" } else { "-r" };
+            Package::registry(PYPI, &format!("{option} {target}"), "")
                 .not_registry(reason, &[("included_at", at), ("detail", detail)])
         };
         if target.contains("://") {
