@@ -11,7 +11,8 @@
 //! failures; everything else is still scanned. It never judges: "no findings at or above
 //! high" is a check on `findings_at_or_above/high`. Matching is offline: the database is
 //! local. An `osv-zip` source with a `refresh_url` is refreshed first, at most every
-//! `refresh_hours` (`refresh`: If-Modified-Since, verify, atomic rename); a failed refresh
+//! `refresh_hours` (`refresh`: changed ids from osv.dev's `modified_id.csv`, else the whole
+//! export with If-Modified-Since; verified, atomic rename); a failed refresh
 //! keeps the last good zip, the scan goes on with it, and the failure is in every
 //! observation's `database.refresh` (and counted in `database.refresh_failed`).
 //! First-seen times and fixes come from the previous observation (`history`).
@@ -27,6 +28,7 @@ pub mod cvss;
 pub mod db;
 pub mod findings;
 pub mod history;
+mod incremental;
 pub mod lock_js;
 pub mod lock_misc;
 pub mod lock_py;

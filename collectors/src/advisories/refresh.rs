@@ -12,9 +12,8 @@
 //! a failed attempt is not recorded as a check, so the next run asks again. It does not load
 //! records into the database (`db`) and is only used for `osv-zip` sources.
 //!
-//! FIXME(advisories-refresh-incremental): a changed export is downloaded whole; osv.dev's
-//! per-ecosystem `modified_id.csv` would allow fetching only the records changed since the
-//! newest `modified` time held.
+//! Before a whole download, an osv.dev-style export (`…/all.zip`) is first updated
+//! incrementally from its `modified_id.csv` (see `incremental`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
+use super::incremental;
 use super::osv::parse_osv;
 
 /// What a refresh did.
@@ -74,6 +74,9 @@ pub struct Validators {
     pub etag: Option<String>,
     /// When the server last answered 200 or 304 (RFC 3339).
     pub checked_at: Option<String>,
+    /// The newest `modified` time of the records in the copy held (for incremental updates).
+    #[serde(default)]
+    pub newest_modified: Option<String>,
 }
 
 /// The file beside `path` that keeps its [`Validators`].
@@ -83,7 +86,7 @@ pub fn validators_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn read_validators(path: &Path) -> Validators {
+pub(super) fn read_validators(path: &Path) -> Validators {
     std::fs::read(validators_path(path))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -106,24 +109,34 @@ pub async fn refresh(path: &Path, plan: &RefreshPlan, timeout: Duration) -> Refr
             return RefreshOutcome::Fresh;
         }
     }
-    match fetch(path, plan, modified, &kept, timeout).await {
+    let client = match client(timeout) {
+        Ok(client) => client,
+        Err(message) => return RefreshOutcome::Failed(message),
+    };
+    if let Some(outcome) = incremental::update(&client, path, plan, &kept).await {
+        return outcome;
+    }
+    match fetch(&client, path, plan, modified, &kept).await {
         Ok(outcome) => outcome,
         Err(message) => RefreshOutcome::Failed(message),
     }
 }
 
+fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
 async fn fetch(
+    client: &reqwest::Client,
     path: &Path,
     plan: &RefreshPlan,
     modified: Option<SystemTime>,
     kept: &Validators,
-    timeout: Duration,
 ) -> Result<RefreshOutcome, String> {
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .map_err(|e| format!("http client: {e}"))?;
     let mut request = client.get(&plan.url);
     if let Some(mtime) = modified {
         let since = kept.last_modified.clone().unwrap_or_else(|| {
@@ -152,6 +165,7 @@ async fn fetch(
         last_modified: header(reqwest::header::LAST_MODIFIED),
         etag: header(reqwest::header::ETAG),
         checked_at: Some(now_text()),
+        newest_modified: None,
     };
     let temp = temp_path(path);
     let result = async {
@@ -165,9 +179,9 @@ async fn fetch(
             file.write_all(&chunk).map_err(|e| format!("write temp: {e}"))?;
         }
         file.sync_all().map_err(|e| format!("fsync temp: {e}"))?;
-        let records = verify(&temp, plan.max_bytes)?;
+        let (records, newest) = verify(&temp, plan.max_bytes)?;
         std::fs::rename(&temp, path).map_err(|e| format!("rename into place: {e}"))?;
-        write_validators(path, &fresh)?;
+        write_validators(path, &Validators { newest_modified: newest, ..fresh })?;
         Ok(RefreshOutcome::Updated { bytes, records })
     }
     .await;
@@ -177,12 +191,12 @@ async fn fetch(
     result
 }
 
-fn now_text() -> String {
+pub(super) fn now_text() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Writes the validators beside `path`: temporary file, fsync, rename.
-fn write_validators(path: &Path, validators: &Validators) -> Result<(), String> {
+pub(super) fn write_validators(path: &Path, validators: &Validators) -> Result<(), String> {
     let target = validators_path(path);
     let temp = temp_path(&target);
     let bytes = serde_json::to_vec(validators).map_err(|e| format!("validators: {e}"))?;
@@ -198,7 +212,7 @@ fn write_validators(path: &Path, validators: &Validators) -> Result<(), String> 
 
 /// A temporary name beside `path`, unique within this process (two instances may refresh
 /// the same zip at once) and across processes.
-fn temp_path(path: &Path) -> PathBuf {
+pub(super) fn temp_path(path: &Path) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -206,12 +220,14 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Opens the zip and parses every `.json` entry; returns the record count.
-fn verify(path: &Path, max_bytes: u64) -> Result<usize, String> {
+/// Opens the zip and parses every `.json` entry; returns the record count and the newest
+/// `modified` time.
+pub(super) fn verify(path: &Path, max_bytes: u64) -> Result<(usize, Option<String>), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("reopen temp: {e}"))?;
     let mut archive =
         zip::ZipArchive::new(file).map_err(|e| format!("download is not a zip archive: {e}"))?;
     let mut records = 0;
+    let mut newest: Option<String> = None;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| format!("zip entry {i}: {e}"))?;
         let name = entry.name().to_string();
@@ -224,13 +240,16 @@ fn verify(path: &Path, max_bytes: u64) -> Result<usize, String> {
             .take(max_bytes)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
-        parse_osv(&bytes, &name).map_err(|e| format!("download rejected: {e}"))?;
+        let record = parse_osv(&bytes, &name).map_err(|e| format!("download rejected: {e}"))?;
+        if newest.as_deref().is_none_or(|n| record.modified.as_str() > n) {
+            newest = Some(record.modified);
+        }
         records += 1;
     }
     if records == 0 {
         return Err("download rejected: no osv records".to_string());
     }
-    Ok(records)
+    Ok((records, newest))
 }
 
 #[cfg(test)]
@@ -268,7 +287,7 @@ mod tests {
         body: Vec<u8>,
     ) -> (String, tokio::task::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let url = format!("http://{}/all.zip", listener.local_addr().expect("addr"));
+        let url = format!("http://{}/export.zip", listener.local_addr().expect("addr"));
         let task = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.expect("accept");
             let mut request = vec![0u8; 4096];
