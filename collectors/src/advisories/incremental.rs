@@ -4,9 +4,11 @@
 //! osv.dev publishes, beside each `<ecosystem>/all.zip`, a `modified_id.csv` (lines
 //! `<modified>,<id>`, newest first) and every record as `<id>.json`. Owns [`update`]: when the
 //! configured URL ends in `/all.zip` and the last refresh recorded the newest `modified` time
-//! of the copy held, fetch the list, fetch each record changed since then, check that each is an OSV record with the
-//! id it was fetched as, and write a new zip (the unchanged entries copied as they are, the
-//! changed ones replaced or added) that is verified, fsynced and renamed over the old one.
+//! of the copy held, fetch the list, fetch each record changed since then, check that each
+//! is an OSV record with the id it was fetched as, and write a new zip (the unchanged entries
+//! copied as they are, the changed ones replaced or added) that is verified, fsynced and
+//! renamed over the old one. A record deleted upstream (rare: osv.dev withdraws instead)
+//! stays in the held zip until the next whole download.
 //! Whenever the incremental way cannot answer (no list, more than [`MAX_CHANGED`] records
 //! changed, no recorded time) it returns `None` and the caller downloads the whole export; a
 //! record that fails to download or verify fails the refresh with the old zip kept.

@@ -12,9 +12,9 @@
 //! high" is a check on `findings_at_or_above/high`. Matching is offline: the database is
 //! local. An `osv-zip` source with a `refresh_url` is refreshed first, at most every
 //! `refresh_hours` (`refresh`: changed ids from osv.dev's `modified_id.csv`, else the whole
-//! export with If-Modified-Since; verified, atomic rename); a failed refresh
-//! keeps the last good zip, the scan goes on with it, and the failure is in every
-//! observation's `database.refresh` (and counted in `database.refresh_failed`).
+//! export with If-Modified-Since; verified, atomic rename); a failed refresh keeps the last
+//! good zip, the scan goes on with it, and the failure is in every observation's
+//! `database.refresh` (and counted in `database.refresh_failed`).
 //! First-seen times and fixes come from the previous observation (`history`).
 //!
 //! The issue's checks read these facts with the agent's generic judgements:
