@@ -9,12 +9,14 @@
 //! a missing capability is a permission failure, an unreadable or mismatched backend makes the
 //! result `indeterminate` with the reason.
 //!
-//! It does not judge (checks compare the facts with allow-lists and limits) and does not keep
-//! history (the agent stores each observation; the ruleset digest shows changes). Neighbours:
-//! the contract in the crate root.
+//! It does not judge (checks compare the facts with allow-lists and limits) and keeps no state
+//! of its own: a ruleset change is an event (`history`) computed against the previous
+//! observation the runner hands in (`Context::previous`). Neighbours: the contract in the
+//! crate root.
 
 mod cloud;
 mod eval;
+mod history;
 mod model;
 mod nft;
 mod nft_text;
@@ -272,7 +274,7 @@ pub async fn collect(settings: &FirewallSettings, ctx: &Context) -> Collection {
     let mut collection = Collection::default();
     match read_all(settings, ctx).await {
         Ok(reads) => {
-            let facts = report::facts(settings, &reads);
+            let facts = report::facts(settings, &reads, ctx.previous.get(SUBJECT));
             let custody = custody(&reads, started.elapsed());
             collection.observations.push(Observation {
                 subject: SUBJECT.to_string(),
@@ -312,7 +314,7 @@ pub(crate) struct Reads {
     runs: Vec<Ran>,
     nft_version: Option<String>,
     ipv6: Ipv6State,
-    listeners: BTreeSet<sockets::Listener>,
+    sockets: sockets::SocketsRead,
     ufw: Option<ufw::UfwStatus>,
     /// The cloud layer, when configured: what it allows, or why it could not be read.
     cloud: Option<Result<cloud::CloudLayer, String>>,
@@ -361,7 +363,7 @@ async fn read_all(settings: &FirewallSettings, ctx: &Context) -> Result<Reads, F
         reads.indeterminate.push("no firewall tool was available to read the ruleset".into());
     }
     reads.ipv6 = ipv6_state().await;
-    reads.listeners = read_listeners().await;
+    reads.sockets = sockets::read(timeout_of(settings, ctx)).await;
     if let Some(program) = &settings.ufw {
         reads.ufw = read_ufw(program, settings, ctx, &mut reads).await?;
     }
@@ -615,24 +617,6 @@ async fn ipv6_state() -> Ipv6State {
         Ok(_) => None,
     };
     Ipv6State { not_applicable }
-}
-
-async fn read_listeners() -> BTreeSet<sockets::Listener> {
-    let v6only = tokio::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").await;
-    let also_v4 = v6only.map(|v| v.trim() == "0").unwrap_or(false);
-    let mut out = BTreeSet::new();
-    for (name, proto, v6) in [
-        ("tcp", Proto::Tcp, false),
-        ("tcp6", Proto::Tcp, true),
-        ("udp", Proto::Udp, false),
-        ("udp6", Proto::Udp, true),
-    ] {
-        // FIXME(firewall-sockets): a missing table (no IPv6) and an unreadable one look alike.
-        if let Ok(text) = tokio::fs::read_to_string(format!("/proc/net/{name}")).await {
-            out.extend(sockets::parse_table(&text, proto, v6, also_v4));
-        }
-    }
-    out
 }
 
 async fn read_ufw(

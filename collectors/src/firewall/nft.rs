@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::model::{
     chain_key, parse_prefix, Backend, BaseChain, Family, Hook, IfSet, Match, Proto, Ranges, Rule,
@@ -183,9 +184,10 @@ fn devices(dev: Option<&Value>) -> Option<IfSet> {
     Some(IfSet::Only(names))
 }
 
-/// A short description of a rule for evidence: location and compact expression JSON.
+/// A short description of a rule for evidence: location and compact expression JSON. The
+/// handle is left out and a cut body ends with a digest of the whole, so that the text (and the
+/// ruleset digest over it) changes exactly when the rule's content does.
 fn rule_text(rule: &Value, exprs: &[Value]) -> String {
-    let handle = rule.get("handle").and_then(Value::as_u64).unwrap_or(0);
     // Counters change with every packet; they are not part of the rule.
     let stripped: Vec<Value> = exprs
         .iter()
@@ -201,15 +203,16 @@ fn rule_text(rule: &Value, exprs: &[Value]) -> String {
         .collect();
     let mut body = serde_json::to_string(&stripped).unwrap_or_default();
     if body.len() > 400 {
+        let whole = hex::encode(Sha256::digest(body.as_bytes()));
         let mut cut = 400;
         while !body.is_char_boundary(cut) {
             cut -= 1;
         }
         body.truncate(cut);
-        body.push('…');
+        body.push_str(&format!("… (sha256 {whole})"));
     }
     format!(
-        "nft {} {} {} handle {handle}: {body}",
+        "nft {} {} {}: {body}",
         text_of(rule, "family"),
         text_of(rule, "table"),
         text_of(rule, "chain")
@@ -601,6 +604,7 @@ fn family_match(values: &[Value], negate: bool) -> Match {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const FW06: &str = r#"{"nftables": [
       {"metainfo": {"version": "1.0.6"}},
@@ -651,5 +655,27 @@ mod tests {
         assert!(summary.tables.iter().all(|t| t != "inet filter"));
         assert_eq!(ruleset.rule_count(), 0);
         assert!(parse("{}", &skip).is_err());
+    }
+
+    #[test]
+    fn rule_text_changes_with_a_late_set_element_and_not_with_the_handle() {
+        let rule = |last: u16, handle: u64| {
+            let ports: Vec<u16> = (1000..1100).chain([last]).collect();
+            json!({"family": "inet", "table": "t", "chain": "c", "handle": handle})
+                .as_object()
+                .cloned()
+                .map(|mut rule| {
+                    let expr = json!([{"match": {"op": "==",
+                        "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                        "right": {"set": ports}}}, {"accept": null}]);
+                    rule.insert("expr".into(), expr);
+                    Value::Object(rule)
+                })
+                .expect("object")
+        };
+        let text = |rule: &Value| rule_text(rule, rule["expr"].as_array().expect("list"));
+        assert!(text(&rule(2000, 1)).len() < 600, "long bodies are cut");
+        assert_ne!(text(&rule(2000, 1)), text(&rule(2001, 1)), "a cut body keeps its digest");
+        assert_eq!(text(&rule(2000, 1)), text(&rule(2000, 7)), "the handle is not content");
     }
 }

@@ -10,7 +10,7 @@
 //! missing.
 
 use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +46,8 @@ const NFT_WITHOUT_JSON: &str = "if [ \"$1\" = -j ]; then\n\
 const CHILD_CONFIG: &str = "BEWEIS_FW_CHILD_CONFIG";
 const CHILD_LISTEN: &str = "BEWEIS_FW_CHILD_LISTEN";
 const CHILD_REPLAY: &str = "BEWEIS_FW_CHILD_REPLAY";
+/// `{"collected_at": …, "facts": …}`: the previous observation handed to the collector.
+const CHILD_PREVIOUS: &str = "BEWEIS_FW_CHILD_PREVIOUS";
 /// The token the replay server expects.
 const TEST_TOKEN: &str = "test-token-not-a-secret";
 const FACTS_MARK: &str = "BEWEIS-FW-RESULT:";
@@ -96,20 +98,20 @@ impl Netns {
 
     /// Like `collect`, with a Hetzner API replay server (path → JSON body) in the namespace.
     fn collect_replay(&self, config: Value, replay: Value) -> Value {
-        self.run_child(config, &[], &[], Some(replay))
+        self.run_child(config, &[], &[], Child { replay: Some(replay), previous: None })
     }
 
     fn collect_with(&self, config: Value, listen: &[&str], prefix: &[&str]) -> Value {
-        self.run_child(config, listen, prefix, None)
+        self.run_child(config, listen, prefix, Child::default())
     }
 
-    fn run_child(
-        &self,
-        config: Value,
-        listen: &[&str],
-        prefix: &[&str],
-        replay: Option<Value>,
-    ) -> Value {
+    /// Like `collect`, with `previous` (`{"collected_at", "facts"}`) as the earlier
+    /// observation of the firewall subject.
+    fn collect_after(&self, config: Value, previous: Value) -> Value {
+        self.run_child(config, &[], &[], Child { replay: None, previous: Some(previous) })
+    }
+
+    fn run_child(&self, config: Value, listen: &[&str], prefix: &[&str], child: Child) -> Value {
         let exe = std::env::current_exe().expect("test binary path is known");
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.name]).args(prefix).arg(&exe);
@@ -118,8 +120,11 @@ impl Netns {
             .args(["--test-threads", "1"])
             .env(CHILD_CONFIG, config.to_string())
             .env(CHILD_LISTEN, listen.join(","));
-        if let Some(replay) = replay {
+        if let Some(replay) = child.replay {
             command.env(CHILD_REPLAY, replay.to_string());
+        }
+        if let Some(previous) = child.previous {
+            command.env(CHILD_PREVIOUS, previous.to_string());
         }
         let output = command.output().expect("ip netns exec runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -134,6 +139,13 @@ impl Netns {
             });
         serde_json::from_str(line).expect("child prints json")
     }
+}
+
+/// What else the child gets: a replay server's routes, a previous observation.
+#[derive(Default)]
+struct Child {
+    replay: Option<Value>,
+    previous: Option<Value>,
 }
 
 impl Drop for Netns {
@@ -230,7 +242,7 @@ fn netns_child() {
         timeout: Duration::from_secs(60),
         cancel: tokio_util::sync::CancellationToken::new(),
         limits: Limits::default(),
-        previous: Default::default(),
+        previous: previous_from_env(),
     };
     let collection = runtime.block_on(collect(&settings, &ctx));
     let result = match (collection.observations.first(), collection.failures.first()) {
@@ -241,6 +253,21 @@ fn netns_child() {
         (None, None) => json!({}),
     };
     println!("{FACTS_MARK}{result}");
+}
+
+/// The previous observation named by [`CHILD_PREVIOUS`], or none.
+fn previous_from_env() -> crate::Previous {
+    let Ok(text) = std::env::var(CHILD_PREVIOUS) else { return crate::Previous::default() };
+    let value: Value = serde_json::from_str(&text).expect("previous json");
+    let observation = crate::PreviousObservation {
+        collected_at: value["collected_at"].as_str().expect("collected_at").parse().expect("time"),
+        facts: Some(value["facts"].clone()),
+        payload_sha256: "00".repeat(32),
+    };
+    crate::Previous::new(std::collections::HashMap::from([(
+        super::SUBJECT.to_string(),
+        observation,
+    )]))
 }
 
 /// Serves canned JSON by path on 127.0.0.1 (401 without the test token); returns its URL.
@@ -290,21 +317,35 @@ fn with_replay_url(mut config: Value, url: String) -> Value {
     config
 }
 
-/// Binds `tcp4:22`, `tcp6:3306`, `udp4:60001` style specs; keeps them open while held.
-fn bind_all(spec: &str) -> (Vec<TcpListener>, Vec<UdpSocket>) {
-    let mut tcp = Vec::new();
-    let mut udp = Vec::new();
+/// Binds `tcp4:22`, `tcp6:3306`, `udp4:60001` style specs (`tcp6only:3306`: with
+/// IPV6_V6ONLY; plain `tcp6` leaves the system default, dual-stack); keeps them open while held.
+fn bind_all(spec: &str) -> Vec<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut out = Vec::new();
     for item in spec.split(',').filter(|s| !s.is_empty()) {
         let (kind, port) = item.split_once(':').expect("kind:port");
-        let addr =
-            if kind.ends_with('6') { format!("[::]:{port}") } else { format!("0.0.0.0:{port}") };
-        if kind.starts_with("tcp") {
-            tcp.push(TcpListener::bind(&addr).expect("bind tcp"));
+        let v6 = kind.contains('6');
+        let addr: std::net::SocketAddr = if v6 {
+            format!("[::]:{port}").parse().expect("addr")
         } else {
-            udp.push(UdpSocket::bind(&addr).expect("bind udp"));
+            format!("0.0.0.0:{port}").parse().expect("addr")
+        };
+        let (ty, protocol) = if kind.starts_with("tcp") {
+            (Type::STREAM, Protocol::TCP)
+        } else {
+            (Type::DGRAM, Protocol::UDP)
+        };
+        let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol)).expect("socket");
+        if kind.ends_with("only") {
+            socket.set_only_v6(true).expect("IPV6_V6ONLY");
         }
+        socket.bind(&addr.into()).unwrap_or_else(|e| panic!("bind {item}: {e}"));
+        if ty == Type::STREAM {
+            socket.listen(16).expect("listen");
+        }
+        out.push(socket);
     }
-    (tcp, udp)
+    out
 }
 
 fn facts(result: &Value) -> &Value {
@@ -836,4 +877,92 @@ fn native_rules_in_an_iptables_named_table_are_read_from_nft_not_mistranslated()
     assert_eq!(facts["status"], "ok", "{facts}");
     assert_eq!(exposed(&facts, "ipv4"), ["tcp/22 from any", "tcp/80 from any"]);
     assert_eq!(strings(&facts["layers"]), ["iptables_nft"]);
+}
+
+#[test]
+fn a_changed_rule_is_a_change_event_with_the_diff_kept_internal() {
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let first = facts(&ns.collect(json!({}), &[])).clone();
+    assert_eq!(first["ruleset_changed"], Value::Null, "first run: nothing to compare");
+    // One rule changed: ssh moved from 22 to 2222.
+    ns.exec(&["nft", "flush", "ruleset"], None);
+    ns.exec(&["nft", "-f", "-"], Some(&FW03_NFT.replace("dport 22 ", "dport 2222 ")));
+    let at = "2026-12-01T10:00:00Z";
+    let second =
+        facts(&ns.collect_after(json!({}), json!({"collected_at": at, "facts": first}))).clone();
+    assert_eq!(second["ruleset_changed"], true, "{second}");
+    let event = &second["ruleset_change"];
+    assert_eq!(event["from_digest"], first["ruleset_sha256"]);
+    assert_eq!(event["to_digest"], second["ruleset_sha256"]);
+    assert_ne!(event["from_digest"], event["to_digest"]);
+    assert_eq!(event["previous_collected_at"], "2026-12-01T10:00:00+00:00");
+    let rule = |port: u16| {
+        format!(
+            "nftables/inet/filter/input: nft inet filter input: [{{\"match\":{{\"left\":\
+             {{\"payload\":{{\"field\":\"dport\",\"protocol\":\"tcp\"}}}},\"op\":\"==\",\
+             \"right\":{port}}}}},{{\"accept\":null}}]"
+        )
+    };
+    assert_eq!(strings(&event["added"]), [rule(2222)]);
+    assert_eq!(strings(&event["removed"]), [rule(22)]);
+    assert_eq!((&event["added_count"], &event["removed_count"]), (&json!(1), &json!(1)));
+    let changes: Vec<String> = event["exposure_changes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| format!("{} {} {}", c["family"], c["change"], c["exposure"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "ipv4 opened tcp/2222 from any",
+            "ipv4 closed tcp/22 from any",
+            "ipv6 opened tcp/2222 from any",
+            "ipv6 closed tcp/22 from any",
+        ]
+    );
+    let public = strings(&second["public_safe"]);
+    assert!(
+        ["ruleset_change", "ruleset_changed", "rules", "ruleset_sha256"]
+            .iter()
+            .all(|key| !public.contains(&key.to_string())),
+        "{public:?}"
+    );
+    // The same ruleset again: no event.
+    let third =
+        facts(&ns.collect_after(json!({}), json!({"collected_at": at, "facts": second}))).clone();
+    assert_eq!(third["ruleset_changed"], false);
+    assert_eq!(third["ruleset_change"], Value::Null);
+}
+
+#[test]
+fn a_v6_only_listener_is_not_reported_on_ipv4_and_a_dual_stack_one_is() {
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["iptables-restore"], Some(FW02_IPTABLES));
+    ns.exec(&["ip6tables-restore"], Some(FW02_IP6TABLES));
+    let listen = ["tcp4:22", "tcp6only:3306", "tcp6:5432", "udp6only:5353", "udp6:5354"];
+    let facts = facts(&ns.collect(json!({}), &listen)).clone();
+    assert_eq!(facts["status"], "ok", "{facts}");
+    let sockets = &facts["sockets"];
+    assert_eq!(
+        strings(&sockets["sources"]),
+        ["tcp netlink", "tcp6 netlink", "udp netlink", "udp6 netlink"]
+    );
+    assert_eq!(
+        strings(&sockets["exposed_and_listening"]),
+        [
+            "ipv4 tcp 0.0.0.0:22",
+            "ipv6 tcp [::]:3306",
+            "ipv6 tcp [::]:5432",
+            "ipv6 udp [::]:5353",
+            "ipv6 udp [::]:5354",
+        ]
+    );
+    // Only the dual-stack sockets also listen on IPv4, where FW-02's rules filter them.
+    assert_eq!(
+        strings(&sockets["listening_but_filtered"]),
+        ["ipv4 tcp 0.0.0.0:5432", "ipv4 udp 0.0.0.0:5354"]
+    );
+    assert!(strings(&facts["approximations"]).iter().all(|a| !a.contains("bindv6only")));
 }
