@@ -64,8 +64,17 @@ pub async fn read(timeout: Duration) -> SocketsRead {
             Err(join) => join.to_string(),
         };
         let path = format!("/proc/net/{name}");
+        // Without IPv6 in the kernel its tables do not exist; the IPv4 ones always do, so their
+        // absence means a hidden /proc/net (e.g. ProcSubset=pid).
+        let ipv4_path = path.trim_end_matches('6').to_string();
         match read_proc_table(&path).await {
-            Ok(None) => out.sources.push(format!("{name} absent")),
+            Ok(None) if v6 && exists(&ipv4_path).await => {
+                out.sources.push(format!("{name} absent"))
+            }
+            Ok(None) => {
+                let hidden = format!("{path} is hidden (sock_diag: {why})");
+                out.error.get_or_insert(hidden);
+            }
             Ok(Some(text)) => {
                 out.sources.push(format!("{name} proc"));
                 out.listeners.extend(parse_table(&text, proto, v6, !default_v6only));
@@ -93,6 +102,11 @@ pub async fn read_proc_table(path: &str) -> Result<Option<String>, String> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(format!("cannot read {path}: {error}")),
     }
+}
+
+/// Whether `path` exists (seeing it needs no privilege).
+pub async fn exists(path: &str) -> bool {
+    tokio::fs::symlink_metadata(path).await.is_ok()
 }
 
 /// One socket as `sock_diag` reports it.

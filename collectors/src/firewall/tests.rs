@@ -687,12 +687,22 @@ fn without_cap_net_admin_the_result_is_a_permission_failure() {
         "--bounding-set=-all",
     ];
     let result = ns.collect_with(json!({"readers": ["nftables"]}), &[], &drop_all);
+    assert_permission_failure(&result, "nft");
+    // Still root, every other capability kept, only CAP_NET_ADMIN dropped; all readers.
+    let drop_net_admin = ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin"];
+    let result = ns.collect_with(json!({}), &[], &drop_net_admin);
+    assert_permission_failure(&result, "save");
+}
+
+/// The collection failed as `permission`, naming the capability and the tool.
+fn assert_permission_failure(result: &Value, tool: &str) {
     let failure =
         result.get("failure").unwrap_or_else(|| panic!("expected a failure, got {result}"));
-    assert_eq!(failure["kind"], "permission");
+    assert_eq!(failure["kind"], "permission", "{failure}");
     let message = failure["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("needs CAP_NET_ADMIN") && message.contains(tool), "{message}");
     assert!(
-        message.contains("needs CAP_NET_ADMIN") && message.contains("Operation not permitted"),
+        message.contains("Operation not permitted") || message.contains("Permission denied"),
         "{message}"
     );
 }
@@ -965,4 +975,23 @@ fn a_v6_only_listener_is_not_reported_on_ipv4_and_a_dual_stack_one_is() {
         ["ipv4 tcp 0.0.0.0:5432", "ipv4 udp 0.0.0.0:5354"]
     );
     assert!(strings(&facts["approximations"]).iter().all(|a| !a.contains("bindv6only")));
+}
+
+#[test]
+fn a_hidden_proc_makes_ipv6_unknown_not_absent() {
+    // ProcSubset=pid-style: /proc/net (here: this process's, which the collector reads) and
+    // /proc/sys/net hidden under empty mounts in a private mount namespace.
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let hide = "mount -t tmpfs none /proc/self/net && mount -t tmpfs none /proc/sys/net \
+        && exec \"$0\" \"$@\"";
+    let prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide];
+    let facts = facts(&ns.collect_with(json!({}), &["tcp6:22"], &prefix)).clone();
+    assert_eq!(facts["status"], "indeterminate", "{facts}");
+    let reasons = strings(&facts["indeterminate_reasons"]);
+    assert!(
+        reasons.iter().any(|r| r.contains("hidden") && r.contains("ipv6 unknown")),
+        "{reasons:?}"
+    );
+    assert_ne!(facts["default_inbound_ipv6"], "not_applicable");
 }
