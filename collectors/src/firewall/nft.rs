@@ -309,7 +309,19 @@ impl RuleContext<'_> {
         };
         let data = vmap.get("data").cloned().unwrap_or(Value::Null);
         let elements = match &data {
-            Value::String(name) => self.named_set(name).unwrap_or_default(),
+            Value::String(name) => match self.named_set(name) {
+                Some(elements) => elements,
+                None => {
+                    // A map that is not in the listing may hold an accept: never matches-nothing.
+                    let mut matches = matches;
+                    matches.push(Match::Unknown(format!("vmap {name} not in the listing")));
+                    return vec![Rule {
+                        matches,
+                        verdict: Verdict::Accept,
+                        text: text.to_string(),
+                    }];
+                }
+            },
             other => other.get("set").and_then(Value::as_array).cloned().unwrap_or_default(),
         };
         let mut rules = Vec::new();

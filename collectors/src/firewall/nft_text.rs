@@ -385,12 +385,8 @@ fn operand(words: &[String], mut i: usize, left: Value, out: &mut Vec<Value>) ->
     if words.get(i).map(String::as_str) == Some("vmap") {
         let (group, next) = group_at(words, i + 1);
         if let Some(name) = group.first().filter(|w| w.starts_with('@')) {
-            // A named verdict map's elements live elsewhere in the text; without them the
-            // rule is an unknown match that may accept (counted as an approximation), never
-            // a rule that silently matches nothing.
-            let text = format!("{left} vmap {name}");
-            out.push(json!({"match": {"op": "==", "left": {"text": text}, "right": text}}));
-            out.push(json!({"accept": null}));
+            // A named verdict map: its elements are the table's `map` block, as in JSON.
+            out.push(json!({"vmap": {"key": left, "data": name}}));
             return next;
         }
         out.push(json!({"vmap": {"key": left, "data": {"set": map_elements(&group)}}}));
@@ -540,19 +536,18 @@ mod tests {
     }
 
     #[test]
-    fn a_named_verdict_map_becomes_an_unknown_match_that_may_accept() {
+    fn a_named_verdict_map_is_read_like_its_json_listing() {
         let text = "table inet filter {\n\tmap svc {\n\t\ttype inet_service : verdict\n\
-            \t\telements = { 25 : accept }\n\t}\n\tchain input {\n\
+            \t\telements = { 25 : accept, 80 : drop }\n\t}\n\tchain input {\n\
             \t\ttype filter hook input priority 0; policy drop;\n\
             \t\ttcp dport vmap @svc\n\t}\n}\n";
         let json = to_json(text);
         let items = json["nftables"].as_array().expect("array");
+        let map = items.iter().find_map(|i| i.get("map")).expect("map item");
+        assert_eq!(map["elem"], json!([[25, {"accept": null}], [80, {"drop": null}]]));
         let rules: Vec<&Value> = items.iter().filter_map(|i| i.get("rule")).collect();
         assert_eq!(rules.len(), 1, "the vmap rule must not be dropped: {json}");
-        let expr = &rules[0]["expr"];
-        let unknown = expr[0]["match"]["left"]["text"].as_str().unwrap_or_default();
-        assert!(unknown.ends_with("vmap @svc"), "{expr}");
-        assert_eq!(expr[1], json!({"accept": null}));
+        assert_eq!(rules[0]["expr"][0]["vmap"]["data"], "@svc");
     }
 
     #[test]

@@ -34,6 +34,8 @@ const FW07_IPTABLES: &str = include_str!("fixtures/fw07.iptables");
 const FW07_UFW: &str = include_str!("fixtures/fw07.ufw");
 const FIREWALLD_NFT: &str = include_str!("fixtures/firewalld.nft");
 const DNAT_NATIVE_NFT: &str = include_str!("fixtures/dnat_native.nft");
+const NAMED_VMAP_NFT: &str = include_str!("fixtures/named_vmap.nft");
+const IFPATTERN_NFT: &str = include_str!("fixtures/ifpattern.nft");
 const FW08A_FIREWALLS: &str = include_str!("fixtures/fw08a_firewalls.json");
 const FW08B_FIREWALLS: &str = include_str!("fixtures/fw08b_firewalls.json");
 const FW08_KIND_FIREWALLS: &str = include_str!("fixtures/fw08_kind_firewalls.json");
@@ -994,4 +996,45 @@ fn a_hidden_proc_makes_ipv6_unknown_not_absent() {
         "{reasons:?}"
     );
     assert_ne!(facts["default_inbound_ipv6"], "not_applicable");
+}
+
+/// Loads `ruleset` and collects it once through `nft -j` and once through the text fallback;
+/// returns both facts.
+fn collect_json_and_text(ruleset: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for text_reader in [false, true] {
+        let ns = Netns::new();
+        ns.exec(&["nft", "-f", "-"], Some(ruleset));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = if text_reader {
+            json!({"nft": wrapper(&dir, "nft", NFT_WITHOUT_JSON)})
+        } else {
+            json!({})
+        };
+        let facts = facts(&ns.collect(config, &[])).clone();
+        let state = if text_reader { "read_text_fallback" } else { "read" };
+        assert_eq!(facts["backends"]["nftables"]["state"], state, "{facts}");
+        assert_eq!(facts["status"], "ok", "{facts}");
+        out.push(facts);
+    }
+    out
+}
+
+#[test]
+fn a_named_verdict_map_drops_before_a_later_accept_in_json_and_text() {
+    for facts in collect_json_and_text(NAMED_VMAP_NFT) {
+        assert_eq!(exposed(&facts, "ipv4"), ["tcp/25 from any", "tcp/443 from any"], "{facts}");
+        assert_eq!(strings(&facts["approximations"]), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn an_interface_pattern_drop_covers_the_names_it_prefixes() {
+    for facts in collect_json_and_text(IFPATTERN_NFT) {
+        assert_eq!(
+            exposed(&facts, "ipv4"),
+            ["tcp/22 from any on wlan0", "tcp/8080 from any on eth1*"],
+            "{facts}"
+        );
+    }
 }
