@@ -254,6 +254,9 @@ impl RuleContext<'_> {
             if let Some(vmap) = expr.get("vmap") {
                 return self.expand_vmap(vmap, matches, text);
             }
+            if let Some(map) = expr.get("dnat").and_then(|d| d.get("addr")?.get("map")) {
+                return self.expand_dnat_map(map, matches, text);
+            }
             if let Some(verdict) = self.verdict_of(expr, &mut matches) {
                 return vec![Rule { matches, verdict, text: text.to_string() }];
             }
@@ -293,8 +296,7 @@ impl RuleContext<'_> {
     fn dnat_of(&self, body: &Value, matches: &mut Vec<Match>) -> Verdict {
         let addr = body.get("addr").and_then(Value::as_str).and_then(super::model::parse_addr);
         let port = body.get("port").and_then(port_value);
-        // FIXME(firewall-dnat-map): `dnat to tcp dport map { … }` is not resolved per element;
-        // such flows go on as locally delivered with an unknown condition.
+        // A map (`dnat to tcp dport map { … }`) is expanded per element before this.
         if body.get("addr").is_some_and(|a| !a.is_string()) {
             matches.push(Match::Unknown(format!("dnat through {}", compact(body))));
         }
@@ -333,6 +335,43 @@ impl RuleContext<'_> {
             let verdict = self.verdict_of(verdict, &mut extra).unwrap_or(Verdict::Continue);
             own.extend(extra);
             rules.push(Rule { matches: own, verdict, text: text.to_string() });
+        }
+        rules
+    }
+
+    /// `dnat to <key> map { k : addr [. port], … }`: one DNAT rule per element. A key it
+    /// cannot read or a map not in the listing leaves one rule with an unknown match.
+    fn expand_dnat_map(&self, map: &Value, matches: Vec<Match>, text: &str) -> Vec<Rule> {
+        let key = map.get("key").and_then(|k| self.key_of(k));
+        let elements = match map.get("data") {
+            Some(Value::String(name)) => self.named_set(name),
+            Some(other) => other.get("set").and_then(Value::as_array).cloned(),
+            None => None,
+        };
+        let (Some(key), Some(elements)) = (key, elements) else {
+            let mut matches = matches;
+            matches.push(Match::Unknown(format!("dnat through {}", compact(map))));
+            let verdict = Verdict::Dnat { addr: None, port: None };
+            return vec![Rule { matches, verdict, text: text.to_string() }];
+        };
+        let mut rules = Vec::new();
+        for element in elements {
+            let (Some(value), Some(data)) = (element.get(0), element.get(1)) else { continue };
+            let mut own = matches.clone();
+            own.extend(self.build(key, "==", value));
+            let (addr, port) = match data.get("concat").and_then(Value::as_array) {
+                Some(parts) => (parts.first(), parts.get(1).and_then(port_value)),
+                None => (Some(data), None),
+            };
+            let addr = addr.and_then(Value::as_str).and_then(super::model::parse_addr);
+            if addr.is_none() {
+                own.push(Match::Unknown(format!("dnat to {}", compact(data))));
+            }
+            rules.push(Rule {
+                matches: own,
+                verdict: Verdict::Dnat { addr, port },
+                text: text.into(),
+            });
         }
         rules
     }

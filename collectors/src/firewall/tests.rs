@@ -36,6 +36,7 @@ const FIREWALLD_NFT: &str = include_str!("fixtures/firewalld.nft");
 const DNAT_NATIVE_NFT: &str = include_str!("fixtures/dnat_native.nft");
 const NAMED_VMAP_NFT: &str = include_str!("fixtures/named_vmap.nft");
 const IFPATTERN_NFT: &str = include_str!("fixtures/ifpattern.nft");
+const DNAT_MAP_NFT: &str = include_str!("fixtures/dnat_map.nft");
 const FW08A_FIREWALLS: &str = include_str!("fixtures/fw08a_firewalls.json");
 const FW08B_FIREWALLS: &str = include_str!("fixtures/fw08b_firewalls.json");
 const FW08_KIND_FIREWALLS: &str = include_str!("fixtures/fw08_kind_firewalls.json");
@@ -1036,5 +1037,22 @@ fn an_interface_pattern_drop_covers_the_names_it_prefixes() {
             ["tcp/22 from any on wlan0", "tcp/8080 from any on eth1*"],
             "{facts}"
         );
+    }
+}
+
+#[test]
+fn ports_published_through_dnat_maps_are_resolved_per_element() {
+    for facts in collect_json_and_text(DNAT_MAP_NFT) {
+        assert_eq!(
+            exposed(&facts, "ipv4"),
+            [
+                "tcp/22 from any",
+                "tcp/8443 from any on not docker0 -> 172.17.0.5",
+                "tcp/8445 from any on not docker0 -> 172.17.0.7:444",
+                "tcp/9001 from any on not docker0 -> 172.17.0.8:81",
+            ],
+            "{facts}"
+        );
+        assert_eq!(facts["published_ports_bypassing_input_count"], 3);
     }
 }
