@@ -501,7 +501,7 @@ fn fw03_rules_in_nftables_with_empty_legacy_tables() {
 
 #[test]
 fn fw04_accept_policy_with_a_drop_on_one_interface() {
-    let ns = Netns::new();
+    let ns = Netns::new().with_ipv6_address();
     ns.exec(&["iptables-restore"], Some(FW04_IPTABLES));
     let facts = facts(&ns.collect(json!({}), &[])).clone();
     assert_eq!(facts["status"], "ok", "{facts}");
@@ -510,6 +510,9 @@ fn fw04_accept_policy_with_a_drop_on_one_interface() {
         ["tcp/all from any on not eth1", "udp/all from any on not eth1"]
     );
     assert_eq!(facts["default_inbound_ipv4"], "open");
+    // IPv6 is evaluated on its own: no ip6tables rules, so open on every interface.
+    assert_eq!(exposed(&facts, "ipv6"), ["tcp/all from any", "udp/all from any"]);
+    assert_eq!(facts["default_inbound_ipv6"], "open");
 }
 
 #[test]
