@@ -862,18 +862,8 @@ fn fw01_kind_native_nftables_dnat_read_as_json_and_as_text() {
         "tcp/8443 from any on not docker0 -> 172.17.0.5:443",
         "udp/5001 from any on not docker0 -> 172.17.0.6",
     ];
-    for text_reader in [false, true] {
-        let ns = Netns::new();
-        ns.exec(&["nft", "-f", "-"], Some(DNAT_NATIVE_NFT));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = if text_reader {
-            json!({"nft": wrapper(&dir, "nft", NFT_WITHOUT_JSON)})
-        } else {
-            json!({})
-        };
-        let facts = facts(&ns.collect(config, &[])).clone();
-        assert_eq!(facts["status"], "ok", "{facts}");
-        assert_eq!(exposed(&facts, "ipv4"), expected, "text reader: {text_reader}");
+    for facts in collect_json_and_text(DNAT_NATIVE_NFT) {
+        assert_eq!(exposed(&facts, "ipv4"), expected, "{}", facts["backends"]["nftables"]);
         assert_eq!(facts["published_ports_bypassing_input_count"], 2);
         // Routing is not modelled: the output interface of forwarded traffic is assumed.
         let notes = strings(&facts["approximations"]);
