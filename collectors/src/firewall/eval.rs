@@ -208,7 +208,7 @@ impl Engine<'_> {
             if cached.as_ref().is_none_or(|(nat, _)| *nat != flow.nat) {
                 cached = Some((flow.nat, self.restriction(rule, &flow)));
             }
-            let Some((_, restriction)) = cached.as_ref() else { continue };
+            let (_, restriction) = cached.as_ref().expect("the restriction was just computed");
             if restriction.never {
                 next.push(flow);
                 continue;
