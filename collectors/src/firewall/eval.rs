@@ -26,6 +26,10 @@ const MAX_DEPTH: usize = 64;
 /// The most flows kept alive at once before evaluation gives up as too large.
 const MAX_FLOWS: usize = 200_000;
 
+/// A flow's destination after DNAT, if it was translated: address (none for a redirect to the
+/// host) and port.
+pub type Nat = Option<(Option<u128>, Option<u16>)>;
+
 /// A set of packets of one family and protocol, with the conditions assumed on the way.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Flow {
@@ -36,7 +40,7 @@ pub struct Flow {
     /// Source addresses.
     pub src: Ranges,
     /// The destination after DNAT: address (none for a redirect to the host) and port.
-    pub nat: Option<(Option<u128>, Option<u16>)>,
+    pub nat: Nat,
     /// Unmodelled matches assumed true on the way, described.
     pub conditions: BTreeSet<String>,
 }
@@ -197,8 +201,14 @@ impl Engine<'_> {
         }
         let mut next = Vec::with_capacity(live.len());
         let mut matched = Vec::new();
+        // What a rule requires depends on a flow only through its NAT state: computed once per
+        // state, not once per flow (a large ruleset splits into thousands of flows).
+        let mut cached: Option<(Nat, Restriction)> = None;
         for flow in live {
-            let restriction = self.restriction(rule, &flow);
+            if cached.as_ref().is_none_or(|(nat, _)| *nat != flow.nat) {
+                cached = Some((flow.nat, self.restriction(rule, &flow)));
+            }
+            let (_, restriction) = cached.as_ref().expect("the restriction was just computed");
             if restriction.never {
                 next.push(flow);
                 continue;
@@ -217,14 +227,14 @@ impl Engine<'_> {
                     "assumed unmodelled match ({text}) may hold: {}",
                     rule.text
                 ));
-                if let Some(mut hit) = split(flow.clone(), &restriction).0 {
+                if let Some(mut hit) = split(flow.clone(), restriction).0 {
                     hit.conditions.insert(text);
                     matched.push(hit);
                 }
                 next.push(flow);
                 continue;
             }
-            let (hit, rest) = split(flow, &restriction);
+            let (hit, rest) = split(flow, restriction);
             matched.extend(hit);
             next.extend(rest);
         }

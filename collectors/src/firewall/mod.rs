@@ -9,12 +9,14 @@
 //! a missing capability is a permission failure, an unreadable or mismatched backend makes the
 //! result `indeterminate` with the reason.
 //!
-//! It does not judge (checks compare the facts with allow-lists and limits) and does not keep
-//! history (the agent stores each observation; the ruleset digest shows changes). Neighbours:
-//! the contract in the crate root.
+//! It does not judge (checks compare the facts with allow-lists and limits) and keeps no state
+//! of its own: a ruleset change is an event (`history`) computed against the previous
+//! observation the runner hands in (`Context::previous`). Neighbours: the contract in the
+//! crate root.
 
 mod cloud;
 mod eval;
+mod history;
 mod model;
 mod nft;
 mod nft_text;
@@ -272,7 +274,7 @@ pub async fn collect(settings: &FirewallSettings, ctx: &Context) -> Collection {
     let mut collection = Collection::default();
     match read_all(settings, ctx).await {
         Ok(reads) => {
-            let facts = report::facts(settings, &reads);
+            let facts = report::facts(settings, &reads, ctx.previous.get(SUBJECT));
             let custody = custody(&reads, started.elapsed());
             collection.observations.push(Observation {
                 subject: SUBJECT.to_string(),
@@ -312,7 +314,7 @@ pub(crate) struct Reads {
     runs: Vec<Ran>,
     nft_version: Option<String>,
     ipv6: Ipv6State,
-    listeners: BTreeSet<sockets::Listener>,
+    sockets: sockets::SocketsRead,
     ufw: Option<ufw::UfwStatus>,
     /// The cloud layer, when configured: what it allows, or why it could not be read.
     cloud: Option<Result<cloud::CloudLayer, String>>,
@@ -360,8 +362,11 @@ async fn read_all(settings: &FirewallSettings, ctx: &Context) -> Result<Reads, F
         // No tool could read the kernel's rules; rules may still be loaded.
         reads.indeterminate.push("no firewall tool was available to read the ruleset".into());
     }
-    reads.ipv6 = ipv6_state().await;
-    reads.listeners = read_listeners().await;
+    match ipv6_state().await {
+        Ok(state) => reads.ipv6 = state,
+        Err(why) => reads.indeterminate.push(why),
+    }
+    reads.sockets = sockets::read(timeout_of(settings, ctx)).await;
     if let Some(program) = &settings.ufw {
         reads.ufw = read_ufw(program, settings, ctx, &mut reads).await?;
     }
@@ -603,36 +608,32 @@ async fn probe_unread_nft(settings: &FirewallSettings, ctx: &Context, reads: &mu
     }
 }
 
-async fn ipv6_state() -> Ipv6State {
-    let disabled = tokio::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").await;
-    let addresses = tokio::fs::read_to_string("/proc/net/if_inet6").await.unwrap_or_default();
+/// Whether IPv6 applies: not when the kernel has none, is disabled with no address left, or
+/// has no address outside loopback. A hidden `/proc` (e.g. `ProcSubset=pid`) is an error,
+/// never "IPv6 not available".
+async fn ipv6_state() -> Result<Ipv6State, String> {
+    let disabled = "/proc/sys/net/ipv6/conf/all/disable_ipv6";
+    let disabled = match sockets::read_proc_table(disabled).await? {
+        Some(value) => value.trim() == "1",
+        None if sockets::exists("/proc/sys/net/ipv4").await => {
+            return Ok(Ipv6State {
+                not_applicable: Some("ipv6 not available in the kernel".into()),
+            })
+        }
+        None => return Err(format!("{disabled} and /proc/sys/net/ipv4 are hidden; ipv6 unknown")),
+    };
+    let addresses = "/proc/net/if_inet6";
+    let Some(addresses) = sockets::read_proc_table(addresses).await? else {
+        return Err(format!("{addresses} is hidden although the kernel has ipv6; ipv6 unknown"));
+    };
     let outside_lo =
         addresses.lines().any(|line| line.split_whitespace().last().is_some_and(|dev| dev != "lo"));
-    let not_applicable = match disabled {
-        Err(_) => Some("ipv6 not available in the kernel".to_string()),
-        Ok(value) if value.trim() == "1" && !outside_lo => Some("ipv6 disabled".to_string()),
-        Ok(_) if !outside_lo => Some("no ipv6 address outside loopback".to_string()),
-        Ok(_) => None,
+    let not_applicable = match (disabled, outside_lo) {
+        (_, true) => None,
+        (true, false) => Some("ipv6 disabled".to_string()),
+        (false, false) => Some("no ipv6 address outside loopback".to_string()),
     };
-    Ipv6State { not_applicable }
-}
-
-async fn read_listeners() -> BTreeSet<sockets::Listener> {
-    let v6only = tokio::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").await;
-    let also_v4 = v6only.map(|v| v.trim() == "0").unwrap_or(false);
-    let mut out = BTreeSet::new();
-    for (name, proto, v6) in [
-        ("tcp", Proto::Tcp, false),
-        ("tcp6", Proto::Tcp, true),
-        ("udp", Proto::Udp, false),
-        ("udp6", Proto::Udp, true),
-    ] {
-        // FIXME(firewall-sockets): a missing table (no IPv6) and an unreadable one look alike.
-        if let Ok(text) = tokio::fs::read_to_string(format!("/proc/net/{name}")).await {
-            out.extend(sockets::parse_table(&text, proto, v6, also_v4));
-        }
-    }
-    out
+    Ok(Ipv6State { not_applicable })
 }
 
 async fn read_ufw(

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::model::{
     chain_key, parse_prefix, Backend, BaseChain, Family, Hook, IfSet, Match, Proto, Ranges, Rule,
@@ -183,9 +184,10 @@ fn devices(dev: Option<&Value>) -> Option<IfSet> {
     Some(IfSet::Only(names))
 }
 
-/// A short description of a rule for evidence: location and compact expression JSON.
+/// A short description of a rule for evidence: location and compact expression JSON. The
+/// handle is left out and a cut body ends with a digest of the whole, so that the text (and the
+/// ruleset digest over it) changes exactly when the rule's content does.
 fn rule_text(rule: &Value, exprs: &[Value]) -> String {
-    let handle = rule.get("handle").and_then(Value::as_u64).unwrap_or(0);
     // Counters change with every packet; they are not part of the rule.
     let stripped: Vec<Value> = exprs
         .iter()
@@ -201,15 +203,16 @@ fn rule_text(rule: &Value, exprs: &[Value]) -> String {
         .collect();
     let mut body = serde_json::to_string(&stripped).unwrap_or_default();
     if body.len() > 400 {
+        let whole = hex::encode(Sha256::digest(body.as_bytes()));
         let mut cut = 400;
         while !body.is_char_boundary(cut) {
             cut -= 1;
         }
         body.truncate(cut);
-        body.push('…');
+        body.push_str(&format!("… (sha256 {whole})"));
     }
     format!(
-        "nft {} {} {} handle {handle}: {body}",
+        "nft {} {} {}: {body}",
         text_of(rule, "family"),
         text_of(rule, "table"),
         text_of(rule, "chain")
@@ -251,6 +254,9 @@ impl RuleContext<'_> {
             if let Some(vmap) = expr.get("vmap") {
                 return self.expand_vmap(vmap, matches, text);
             }
+            if let Some(map) = expr.get("dnat").and_then(|d| d.get("addr")?.get("map")) {
+                return self.expand_dnat_map(map, matches, text);
+            }
             if let Some(verdict) = self.verdict_of(expr, &mut matches) {
                 return vec![Rule { matches, verdict, text: text.to_string() }];
             }
@@ -290,8 +296,7 @@ impl RuleContext<'_> {
     fn dnat_of(&self, body: &Value, matches: &mut Vec<Match>) -> Verdict {
         let addr = body.get("addr").and_then(Value::as_str).and_then(super::model::parse_addr);
         let port = body.get("port").and_then(port_value);
-        // FIXME(firewall-dnat-map): `dnat to tcp dport map { … }` is not resolved per element;
-        // such flows go on as locally delivered with an unknown condition.
+        // A map (`dnat to tcp dport map { … }`) is expanded per element before this.
         if body.get("addr").is_some_and(|a| !a.is_string()) {
             matches.push(Match::Unknown(format!("dnat through {}", compact(body))));
         }
@@ -306,7 +311,19 @@ impl RuleContext<'_> {
         };
         let data = vmap.get("data").cloned().unwrap_or(Value::Null);
         let elements = match &data {
-            Value::String(name) => self.named_set(name).unwrap_or_default(),
+            Value::String(name) => match self.named_set(name) {
+                Some(elements) => elements,
+                None => {
+                    // A map that is not in the listing may hold an accept: never matches-nothing.
+                    let mut matches = matches;
+                    matches.push(Match::Unknown(format!("vmap {name} not in the listing")));
+                    return vec![Rule {
+                        matches,
+                        verdict: Verdict::Accept,
+                        text: text.to_string(),
+                    }];
+                }
+            },
             other => other.get("set").and_then(Value::as_array).cloned().unwrap_or_default(),
         };
         let mut rules = Vec::new();
@@ -318,6 +335,43 @@ impl RuleContext<'_> {
             let verdict = self.verdict_of(verdict, &mut extra).unwrap_or(Verdict::Continue);
             own.extend(extra);
             rules.push(Rule { matches: own, verdict, text: text.to_string() });
+        }
+        rules
+    }
+
+    /// `dnat to <key> map { k : addr [. port], … }`: one DNAT rule per element. A key it
+    /// cannot read or a map not in the listing leaves one rule with an unknown match.
+    fn expand_dnat_map(&self, map: &Value, matches: Vec<Match>, text: &str) -> Vec<Rule> {
+        let key = map.get("key").and_then(|k| self.key_of(k));
+        let elements = match map.get("data") {
+            Some(Value::String(name)) => self.named_set(name),
+            Some(other) => other.get("set").and_then(Value::as_array).cloned(),
+            None => None,
+        };
+        let (Some(key), Some(elements)) = (key, elements) else {
+            let mut matches = matches;
+            matches.push(Match::Unknown(format!("dnat through {}", compact(map))));
+            let verdict = Verdict::Dnat { addr: None, port: None };
+            return vec![Rule { matches, verdict, text: text.to_string() }];
+        };
+        let mut rules = Vec::new();
+        for element in elements {
+            let (Some(value), Some(data)) = (element.get(0), element.get(1)) else { continue };
+            let mut own = matches.clone();
+            own.extend(self.build(key, "==", value));
+            let (addr, port) = match data.get("concat").and_then(Value::as_array) {
+                Some(parts) => (parts.first(), parts.get(1).and_then(port_value)),
+                None => (Some(data), None),
+            };
+            let addr = addr.and_then(Value::as_str).and_then(super::model::parse_addr);
+            if addr.is_none() {
+                own.push(Match::Unknown(format!("dnat to {}", compact(data))));
+            }
+            rules.push(Rule {
+                matches: own,
+                verdict: Verdict::Dnat { addr, port },
+                text: text.into(),
+            });
         }
         rules
     }
@@ -601,6 +655,7 @@ fn family_match(values: &[Value], negate: bool) -> Match {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const FW06: &str = r#"{"nftables": [
       {"metainfo": {"version": "1.0.6"}},
@@ -651,5 +706,27 @@ mod tests {
         assert!(summary.tables.iter().all(|t| t != "inet filter"));
         assert_eq!(ruleset.rule_count(), 0);
         assert!(parse("{}", &skip).is_err());
+    }
+
+    #[test]
+    fn rule_text_changes_with_a_late_set_element_and_not_with_the_handle() {
+        let rule = |last: u16, handle: u64| {
+            let ports: Vec<u16> = (1000..1100).chain([last]).collect();
+            json!({"family": "inet", "table": "t", "chain": "c", "handle": handle})
+                .as_object()
+                .cloned()
+                .map(|mut rule| {
+                    let expr = json!([{"match": {"op": "==",
+                        "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                        "right": {"set": ports}}}, {"accept": null}]);
+                    rule.insert("expr".into(), expr);
+                    Value::Object(rule)
+                })
+                .expect("object")
+        };
+        let text = |rule: &Value| rule_text(rule, rule["expr"].as_array().expect("list"));
+        assert!(text(&rule(2000, 1)).len() < 600, "long bodies are cut");
+        assert_ne!(text(&rule(2000, 1)), text(&rule(2001, 1)), "a cut body keeps its digest");
+        assert_eq!(text(&rule(2000, 1)), text(&rule(2000, 7)), "the handle is not content");
     }
 }

@@ -181,6 +181,8 @@ impl Parser {
         set.insert("family".into(), json!(family));
         set.insert("table".into(), json!(table));
         set.insert("name".into(), json!(name));
+        // A map to addresses (`type inet_service : ipv4_addr . inet_service`), not verdicts.
+        let mut data_map = false;
         loop {
             self.skip_ends();
             match self.peek() {
@@ -194,11 +196,15 @@ impl Parser {
             let words = self.statement();
             if words.first().map(String::as_str) == Some("elements") {
                 let values = words.iter().skip_while(|w| *w != "{").cloned().collect::<Vec<_>>();
-                let elements =
-                    if kind == "map" { map_elements(&values) } else { set_elements(&values) };
+                let elements = match kind {
+                    "map" if data_map => data_map_elements(&values),
+                    "map" => map_elements(&values),
+                    _ => set_elements(&values),
+                };
                 set.insert("elem".into(), Value::Array(elements));
             } else if words.first().map(String::as_str) == Some("type") {
                 set.insert("type".into(), json!(words.get(1)));
+                data_map = kind == "map" && !words.iter().any(|w| w == "verdict");
             }
         }
         self.items.push(json!({ kind: Value::Object(set) }));
@@ -385,12 +391,8 @@ fn operand(words: &[String], mut i: usize, left: Value, out: &mut Vec<Value>) ->
     if words.get(i).map(String::as_str) == Some("vmap") {
         let (group, next) = group_at(words, i + 1);
         if let Some(name) = group.first().filter(|w| w.starts_with('@')) {
-            // A named verdict map's elements live elsewhere in the text; without them the
-            // rule is an unknown match that may accept (counted as an approximation), never
-            // a rule that silently matches nothing.
-            let text = format!("{left} vmap {name}");
-            out.push(json!({"match": {"op": "==", "left": {"text": text}, "right": text}}));
-            out.push(json!({"accept": null}));
+            // A named verdict map: its elements are the table's `map` block, as in JSON.
+            out.push(json!({"vmap": {"key": left, "data": name}}));
             return next;
         }
         out.push(json!({"vmap": {"key": left, "data": {"set": map_elements(&group)}}}));
@@ -470,6 +472,10 @@ fn statement(words: &[String], i: usize, out: &mut Vec<Value>) -> usize {
             out.push(json!({"xt": {"type": word(i + 1), "name": word(i + 2)}}));
             i + 3
         }
+        "dnat" if words[i + 1..].iter().any(|w| w == "map") => {
+            out.push(dnat_map(&words[i + 1..]));
+            words.len()
+        }
         "dnat" | "redirect" => {
             let target = words[i + 1..].iter().find(|w| !matches!(w.as_str(), "ip" | "ip6" | "to"));
             out.push(nat_target(word(i), target.map(String::as_str).unwrap_or("")));
@@ -496,6 +502,47 @@ fn statement(words: &[String], i: usize, out: &mut Vec<Value>) -> usize {
             i + 1
         }
     }
+}
+
+/// `[ip] to tcp dport map { 8443 : 172.17.0.5, 8445 : 172.17.0.7 . 444 }` or `… map @name`
+/// after `dnat`: the JSON `{"dnat": {"addr": {"map": …}}}`. Keys other than a port are left
+/// as text, which the JSON reader reports as unreadable.
+fn dnat_map(words: &[String]) -> Value {
+    let rest: Vec<&String> =
+        words.iter().skip_while(|w| matches!(w.as_str(), "ip" | "ip6" | "to")).collect();
+    let key = match rest.as_slice() {
+        [proto, field, ..] if field.as_str() == "dport" => {
+            json!({"payload": {"protocol": proto, "field": "dport"}})
+        }
+        _ => json!({"text": rest.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ")}),
+    };
+    let after: Vec<String> = words.iter().skip_while(|w| *w != "map").skip(1).cloned().collect();
+    let data = match after.first() {
+        Some(name) if name.starts_with('@') => json!(name),
+        _ => json!({"set": data_map_elements(&after)}),
+    };
+    json!({"dnat": {"addr": {"map": {"key": key, "data": data}}}})
+}
+
+/// `{ 8443 : 172.17.0.5, 8445 : 172.17.0.7 . 444 }` → `[[8443, "172.17.0.5"],
+/// [8445, {"concat": ["172.17.0.7", 444]}]]`.
+fn data_map_elements(words: &[String]) -> Vec<Value> {
+    let flat = braced(words);
+    let mut out = Vec::new();
+    let mut index = 0;
+    while let (Some(key), Some(":"), Some(addr)) =
+        (flat.get(index), flat.get(index + 1).map(String::as_str), flat.get(index + 2))
+    {
+        if flat.get(index + 3).map(String::as_str) == Some(".") {
+            let port = flat.get(index + 4).map_or(Value::Null, |p| value(p));
+            out.push(json!([value(key), {"concat": [addr, port]}]));
+            index += 5;
+        } else {
+            out.push(json!([value(key), addr]));
+            index += 3;
+        }
+    }
+    out
 }
 
 /// `dnat to 172.17.0.2:80`, `dnat ip to 10.0.0.2`, `redirect to :8080`.
@@ -540,19 +587,18 @@ mod tests {
     }
 
     #[test]
-    fn a_named_verdict_map_becomes_an_unknown_match_that_may_accept() {
+    fn a_named_verdict_map_is_read_like_its_json_listing() {
         let text = "table inet filter {\n\tmap svc {\n\t\ttype inet_service : verdict\n\
-            \t\telements = { 25 : accept }\n\t}\n\tchain input {\n\
+            \t\telements = { 25 : accept, 80 : drop }\n\t}\n\tchain input {\n\
             \t\ttype filter hook input priority 0; policy drop;\n\
             \t\ttcp dport vmap @svc\n\t}\n}\n";
         let json = to_json(text);
         let items = json["nftables"].as_array().expect("array");
+        let map = items.iter().find_map(|i| i.get("map")).expect("map item");
+        assert_eq!(map["elem"], json!([[25, {"accept": null}], [80, {"drop": null}]]));
         let rules: Vec<&Value> = items.iter().filter_map(|i| i.get("rule")).collect();
         assert_eq!(rules.len(), 1, "the vmap rule must not be dropped: {json}");
-        let expr = &rules[0]["expr"];
-        let unknown = expr[0]["match"]["left"]["text"].as_str().unwrap_or_default();
-        assert!(unknown.ends_with("vmap @svc"), "{expr}");
-        assert_eq!(expr[1], json!({"accept": null}));
+        assert_eq!(rules[0]["expr"][0]["vmap"]["data"], "@svc");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! via)`, the default for everything else, the conclusions checks read by JSON pointer
 //! (admin ports open to the world, IPv6 more open than IPv4, published ports that bypass the
 //! input chain, broad accepts, listening sockets joined with exposure, ufw rows without
-//! effect), the ruleset digest, the full rules (internal), and the list of facts that are
-//! safe to publish. It does not read anything and does not judge.
+//! effect), the ruleset digest, the full rules (internal), the change event against the
+//! previous observation (`history`, internal), and the list of facts that are safe to publish.
+//! It does not read anything and does not judge.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +16,8 @@ use sha2::{Digest, Sha256};
 use super::cloud;
 use super::eval::{evaluate, Exposure, Flow, Options};
 use super::model::{ports_text, Family, IfSet, Proto, Ranges, MAX_PORT};
-use super::{FirewallSettings, Reads};
+use super::{history, FirewallSettings, Reads};
+use crate::PreviousObservation;
 
 /// Facts that state conclusions only and may go to the public feed.
 pub const PUBLIC_SAFE: [&str; 16] = [
@@ -124,8 +126,13 @@ struct FamilyResult {
     failed: Option<String>,
 }
 
-/// Builds the facts.
-pub fn facts(settings: &FirewallSettings, reads: &Reads) -> Value {
+/// Builds the facts; `previous` is the last observation of the same subject, for the change
+/// event.
+pub fn facts(
+    settings: &FirewallSettings,
+    reads: &Reads,
+    previous: Option<&PreviousObservation>,
+) -> Value {
     let mut facts = Map::new();
     facts.insert("backends".into(), backends_json(reads));
     facts.insert("layers".into(), json!(layers(reads)));
@@ -145,6 +152,7 @@ pub fn facts(settings: &FirewallSettings, reads: &Reads) -> Value {
     reasons.extend(families.iter().filter_map(|f| f.failed.clone()));
     if !reasons.is_empty() {
         insert_indeterminate(&mut facts, reasons, reads);
+        history::insert_change(&mut facts, previous);
         return Value::Object(facts);
     }
     facts.insert("status".into(), json!("ok"));
@@ -154,9 +162,13 @@ pub fn facts(settings: &FirewallSettings, reads: &Reads) -> Value {
     insert_sockets(&mut facts, &families, reads);
     insert_ufw(&mut facts, &families, reads);
     insert_cloud(&mut facts, settings, &families, reads);
-    let approximations: BTreeSet<&String> =
-        families.iter().flat_map(|f| &f.approximations).collect();
+    let approximations: BTreeSet<&String> = families
+        .iter()
+        .flat_map(|f| &f.approximations)
+        .chain(&reads.sockets.approximations)
+        .collect();
     facts.insert("approximations".into(), json!(approximations));
+    history::insert_change(&mut facts, previous);
     Value::Object(facts)
 }
 
@@ -531,6 +543,16 @@ fn ipv6_more_open(families: &[FamilyResult]) -> (bool, Vec<String>) {
 }
 
 fn insert_sockets(facts: &mut Map<String, Value>, families: &[FamilyResult], reads: &Reads) {
+    if let Some(error) = &reads.sockets.error {
+        // Listeners unknown: nothing may be concluded from their absence.
+        facts.insert("exposed_and_listening_count".into(), Value::Null);
+        facts.insert("listening_but_filtered_count".into(), Value::Null);
+        facts.insert(
+            "sockets".into(),
+            json!({"state": "unreadable", "error": error, "sources": reads.sockets.sources}),
+        );
+        return;
+    }
     let mut exposed_listening = Vec::new();
     let mut filtered = Vec::new();
     let mut local_only = Vec::new();
@@ -543,8 +565,11 @@ fn insert_sockets(facts: &mut Map<String, Value>, families: &[FamilyResult], rea
                 .filter(|e| e.proto == proto && e.forward_to.is_none())
                 .fold(Ranges::empty(), |acc, e| acc.union(&e.ports));
             let mut listening = Ranges::empty();
-            for listener in
-                reads.listeners.iter().filter(|l| l.family == result.family && l.proto == proto)
+            for listener in reads
+                .sockets
+                .listeners
+                .iter()
+                .filter(|l| l.family == result.family && l.proto == proto)
             {
                 let text = format!("{} {}", result.family.as_str(), listener.text());
                 if listener.is_loopback() {
@@ -574,6 +599,8 @@ fn insert_sockets(facts: &mut Map<String, Value>, families: &[FamilyResult], rea
     facts.insert(
         "sockets".into(),
         json!({
+            "state": "read",
+            "sources": reads.sockets.sources,
             "exposed_and_listening": exposed_listening,
             "listening_but_filtered": filtered,
             "allowed_but_not_listening": not_listening,
@@ -650,8 +677,6 @@ fn layers(reads: &Reads) -> Vec<String> {
     out
 }
 
-// FIXME(firewall-history): the change event with a diff summary needs the previous
-// observation; the agent can diff the `rules` facts of consecutive observations.
 /// A digest that changes when rules, chains or policies change (not with counters).
 fn digest_and_rules(reads: &Reads) -> (String, Vec<String>) {
     let mut lines = Vec::new();

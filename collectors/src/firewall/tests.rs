@@ -10,7 +10,7 @@
 //! missing.
 
 use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +34,9 @@ const FW07_IPTABLES: &str = include_str!("fixtures/fw07.iptables");
 const FW07_UFW: &str = include_str!("fixtures/fw07.ufw");
 const FIREWALLD_NFT: &str = include_str!("fixtures/firewalld.nft");
 const DNAT_NATIVE_NFT: &str = include_str!("fixtures/dnat_native.nft");
+const NAMED_VMAP_NFT: &str = include_str!("fixtures/named_vmap.nft");
+const IFPATTERN_NFT: &str = include_str!("fixtures/ifpattern.nft");
+const DNAT_MAP_NFT: &str = include_str!("fixtures/dnat_map.nft");
 const FW08A_FIREWALLS: &str = include_str!("fixtures/fw08a_firewalls.json");
 const FW08B_FIREWALLS: &str = include_str!("fixtures/fw08b_firewalls.json");
 const FW08_KIND_FIREWALLS: &str = include_str!("fixtures/fw08_kind_firewalls.json");
@@ -46,6 +49,8 @@ const NFT_WITHOUT_JSON: &str = "if [ \"$1\" = -j ]; then\n\
 const CHILD_CONFIG: &str = "BEWEIS_FW_CHILD_CONFIG";
 const CHILD_LISTEN: &str = "BEWEIS_FW_CHILD_LISTEN";
 const CHILD_REPLAY: &str = "BEWEIS_FW_CHILD_REPLAY";
+/// `{"collected_at": …, "facts": …}`: the previous observation handed to the collector.
+const CHILD_PREVIOUS: &str = "BEWEIS_FW_CHILD_PREVIOUS";
 /// The token the replay server expects.
 const TEST_TOKEN: &str = "test-token-not-a-secret";
 const FACTS_MARK: &str = "BEWEIS-FW-RESULT:";
@@ -96,20 +101,20 @@ impl Netns {
 
     /// Like `collect`, with a Hetzner API replay server (path → JSON body) in the namespace.
     fn collect_replay(&self, config: Value, replay: Value) -> Value {
-        self.run_child(config, &[], &[], Some(replay))
+        self.run_child(config, &[], &[], Child { replay: Some(replay), previous: None })
     }
 
     fn collect_with(&self, config: Value, listen: &[&str], prefix: &[&str]) -> Value {
-        self.run_child(config, listen, prefix, None)
+        self.run_child(config, listen, prefix, Child::default())
     }
 
-    fn run_child(
-        &self,
-        config: Value,
-        listen: &[&str],
-        prefix: &[&str],
-        replay: Option<Value>,
-    ) -> Value {
+    /// Like `collect`, with `previous` (`{"collected_at", "facts"}`) as the earlier
+    /// observation of the firewall subject.
+    fn collect_after(&self, config: Value, previous: Value) -> Value {
+        self.run_child(config, &[], &[], Child { replay: None, previous: Some(previous) })
+    }
+
+    fn run_child(&self, config: Value, listen: &[&str], prefix: &[&str], child: Child) -> Value {
         let exe = std::env::current_exe().expect("test binary path is known");
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.name]).args(prefix).arg(&exe);
@@ -118,8 +123,11 @@ impl Netns {
             .args(["--test-threads", "1"])
             .env(CHILD_CONFIG, config.to_string())
             .env(CHILD_LISTEN, listen.join(","));
-        if let Some(replay) = replay {
+        if let Some(replay) = child.replay {
             command.env(CHILD_REPLAY, replay.to_string());
+        }
+        if let Some(previous) = child.previous {
+            command.env(CHILD_PREVIOUS, previous.to_string());
         }
         let output = command.output().expect("ip netns exec runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -134,6 +142,13 @@ impl Netns {
             });
         serde_json::from_str(line).expect("child prints json")
     }
+}
+
+/// What else the child gets: a replay server's routes, a previous observation.
+#[derive(Default)]
+struct Child {
+    replay: Option<Value>,
+    previous: Option<Value>,
 }
 
 impl Drop for Netns {
@@ -230,7 +245,7 @@ fn netns_child() {
         timeout: Duration::from_secs(60),
         cancel: tokio_util::sync::CancellationToken::new(),
         limits: Limits::default(),
-        previous: Default::default(),
+        previous: previous_from_env(),
     };
     let collection = runtime.block_on(collect(&settings, &ctx));
     let result = match (collection.observations.first(), collection.failures.first()) {
@@ -241,6 +256,21 @@ fn netns_child() {
         (None, None) => json!({}),
     };
     println!("{FACTS_MARK}{result}");
+}
+
+/// The previous observation named by [`CHILD_PREVIOUS`], or none.
+fn previous_from_env() -> crate::Previous {
+    let Ok(text) = std::env::var(CHILD_PREVIOUS) else { return crate::Previous::default() };
+    let value: Value = serde_json::from_str(&text).expect("previous json");
+    let observation = crate::PreviousObservation {
+        collected_at: value["collected_at"].as_str().expect("collected_at").parse().expect("time"),
+        facts: Some(value["facts"].clone()),
+        payload_sha256: "00".repeat(32),
+    };
+    crate::Previous::new(std::collections::HashMap::from([(
+        super::SUBJECT.to_string(),
+        observation,
+    )]))
 }
 
 /// Serves canned JSON by path on 127.0.0.1 (401 without the test token); returns its URL.
@@ -290,21 +320,35 @@ fn with_replay_url(mut config: Value, url: String) -> Value {
     config
 }
 
-/// Binds `tcp4:22`, `tcp6:3306`, `udp4:60001` style specs; keeps them open while held.
-fn bind_all(spec: &str) -> (Vec<TcpListener>, Vec<UdpSocket>) {
-    let mut tcp = Vec::new();
-    let mut udp = Vec::new();
+/// Binds `tcp4:22`, `tcp6:3306`, `udp4:60001` style specs (`tcp6only:3306`: with
+/// IPV6_V6ONLY; plain `tcp6` leaves the system default, dual-stack); keeps them open while held.
+fn bind_all(spec: &str) -> Vec<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut out = Vec::new();
     for item in spec.split(',').filter(|s| !s.is_empty()) {
         let (kind, port) = item.split_once(':').expect("kind:port");
-        let addr =
-            if kind.ends_with('6') { format!("[::]:{port}") } else { format!("0.0.0.0:{port}") };
-        if kind.starts_with("tcp") {
-            tcp.push(TcpListener::bind(&addr).expect("bind tcp"));
+        let v6 = kind.contains('6');
+        let addr: std::net::SocketAddr = if v6 {
+            format!("[::]:{port}").parse().expect("addr")
         } else {
-            udp.push(UdpSocket::bind(&addr).expect("bind udp"));
+            format!("0.0.0.0:{port}").parse().expect("addr")
+        };
+        let (ty, protocol) = if kind.starts_with("tcp") {
+            (Type::STREAM, Protocol::TCP)
+        } else {
+            (Type::DGRAM, Protocol::UDP)
+        };
+        let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol)).expect("socket");
+        if kind.ends_with("only") {
+            socket.set_only_v6(true).expect("IPV6_V6ONLY");
         }
+        socket.bind(&addr.into()).unwrap_or_else(|e| panic!("bind {item}: {e}"));
+        if ty == Type::STREAM {
+            socket.listen(16).expect("listen");
+        }
+        out.push(socket);
     }
-    (tcp, udp)
+    out
 }
 
 fn facts(result: &Value) -> &Value {
@@ -457,7 +501,7 @@ fn fw03_rules_in_nftables_with_empty_legacy_tables() {
 
 #[test]
 fn fw04_accept_policy_with_a_drop_on_one_interface() {
-    let ns = Netns::new();
+    let ns = Netns::new().with_ipv6_address();
     ns.exec(&["iptables-restore"], Some(FW04_IPTABLES));
     let facts = facts(&ns.collect(json!({}), &[])).clone();
     assert_eq!(facts["status"], "ok", "{facts}");
@@ -466,6 +510,9 @@ fn fw04_accept_policy_with_a_drop_on_one_interface() {
         ["tcp/all from any on not eth1", "udp/all from any on not eth1"]
     );
     assert_eq!(facts["default_inbound_ipv4"], "open");
+    // IPv6 is evaluated on its own: no ip6tables rules, so open on every interface.
+    assert_eq!(exposed(&facts, "ipv6"), ["tcp/all from any", "udp/all from any"]);
+    assert_eq!(facts["default_inbound_ipv6"], "open");
 }
 
 #[test]
@@ -646,12 +693,22 @@ fn without_cap_net_admin_the_result_is_a_permission_failure() {
         "--bounding-set=-all",
     ];
     let result = ns.collect_with(json!({"readers": ["nftables"]}), &[], &drop_all);
+    assert_permission_failure(&result, "nft");
+    // Still root, every other capability kept, only CAP_NET_ADMIN dropped; all readers.
+    let drop_net_admin = ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin"];
+    let result = ns.collect_with(json!({}), &[], &drop_net_admin);
+    assert_permission_failure(&result, "save");
+}
+
+/// The collection failed as `permission`, naming the capability and the tool.
+fn assert_permission_failure(result: &Value, tool: &str) {
     let failure =
         result.get("failure").unwrap_or_else(|| panic!("expected a failure, got {result}"));
-    assert_eq!(failure["kind"], "permission");
+    assert_eq!(failure["kind"], "permission", "{failure}");
     let message = failure["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("needs CAP_NET_ADMIN") && message.contains(tool), "{message}");
     assert!(
-        message.contains("needs CAP_NET_ADMIN") && message.contains("Operation not permitted"),
+        message.contains("Operation not permitted") || message.contains("Permission denied"),
         "{message}"
     );
 }
@@ -805,18 +862,8 @@ fn fw01_kind_native_nftables_dnat_read_as_json_and_as_text() {
         "tcp/8443 from any on not docker0 -> 172.17.0.5:443",
         "udp/5001 from any on not docker0 -> 172.17.0.6",
     ];
-    for text_reader in [false, true] {
-        let ns = Netns::new();
-        ns.exec(&["nft", "-f", "-"], Some(DNAT_NATIVE_NFT));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = if text_reader {
-            json!({"nft": wrapper(&dir, "nft", NFT_WITHOUT_JSON)})
-        } else {
-            json!({})
-        };
-        let facts = facts(&ns.collect(config, &[])).clone();
-        assert_eq!(facts["status"], "ok", "{facts}");
-        assert_eq!(exposed(&facts, "ipv4"), expected, "text reader: {text_reader}");
+    for facts in collect_json_and_text(DNAT_NATIVE_NFT) {
+        assert_eq!(exposed(&facts, "ipv4"), expected, "{}", facts["backends"]["nftables"]);
         assert_eq!(facts["published_ports_bypassing_input_count"], 2);
         // Routing is not modelled: the output interface of forwarded traffic is assumed.
         let notes = strings(&facts["approximations"]);
@@ -836,4 +883,169 @@ fn native_rules_in_an_iptables_named_table_are_read_from_nft_not_mistranslated()
     assert_eq!(facts["status"], "ok", "{facts}");
     assert_eq!(exposed(&facts, "ipv4"), ["tcp/22 from any", "tcp/80 from any"]);
     assert_eq!(strings(&facts["layers"]), ["iptables_nft"]);
+}
+
+#[test]
+fn a_changed_rule_is_a_change_event_with_the_diff_kept_internal() {
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let first = facts(&ns.collect(json!({}), &[])).clone();
+    assert_eq!(first["ruleset_changed"], Value::Null, "first run: nothing to compare");
+    // One rule changed: ssh moved from 22 to 2222.
+    ns.exec(&["nft", "flush", "ruleset"], None);
+    ns.exec(&["nft", "-f", "-"], Some(&FW03_NFT.replace("dport 22 ", "dport 2222 ")));
+    let at = "2026-12-01T10:00:00Z";
+    let second =
+        facts(&ns.collect_after(json!({}), json!({"collected_at": at, "facts": first}))).clone();
+    assert_eq!(second["ruleset_changed"], true, "{second}");
+    let event = &second["ruleset_change"];
+    assert_eq!(event["from_digest"], first["ruleset_sha256"]);
+    assert_eq!(event["to_digest"], second["ruleset_sha256"]);
+    assert_ne!(event["from_digest"], event["to_digest"]);
+    assert_eq!(event["previous_collected_at"], "2026-12-01T10:00:00+00:00");
+    let rule = |port: u16| {
+        format!(
+            "nftables/inet/filter/input: nft inet filter input: [{{\"match\":{{\"left\":\
+             {{\"payload\":{{\"field\":\"dport\",\"protocol\":\"tcp\"}}}},\"op\":\"==\",\
+             \"right\":{port}}}}},{{\"accept\":null}}]"
+        )
+    };
+    assert_eq!(strings(&event["added"]), [rule(2222)]);
+    assert_eq!(strings(&event["removed"]), [rule(22)]);
+    assert_eq!((&event["added_count"], &event["removed_count"]), (&json!(1), &json!(1)));
+    let changes: Vec<String> = event["exposure_changes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| format!("{} {} {}", c["family"], c["change"], c["exposure"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "ipv4 opened tcp/2222 from any",
+            "ipv4 closed tcp/22 from any",
+            "ipv6 opened tcp/2222 from any",
+            "ipv6 closed tcp/22 from any",
+        ]
+    );
+    let public = strings(&second["public_safe"]);
+    assert!(
+        ["ruleset_change", "ruleset_changed", "rules", "ruleset_sha256"]
+            .iter()
+            .all(|key| !public.contains(&key.to_string())),
+        "{public:?}"
+    );
+    // The same ruleset again: no event.
+    let third =
+        facts(&ns.collect_after(json!({}), json!({"collected_at": at, "facts": second}))).clone();
+    assert_eq!(third["ruleset_changed"], false);
+    assert_eq!(third["ruleset_change"], Value::Null);
+}
+
+#[test]
+fn a_v6_only_listener_is_not_reported_on_ipv4_and_a_dual_stack_one_is() {
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["iptables-restore"], Some(FW02_IPTABLES));
+    ns.exec(&["ip6tables-restore"], Some(FW02_IP6TABLES));
+    let listen = ["tcp4:22", "tcp6only:3306", "tcp6:5432", "udp6only:5353", "udp6:5354"];
+    let facts = facts(&ns.collect(json!({}), &listen)).clone();
+    assert_eq!(facts["status"], "ok", "{facts}");
+    let sockets = &facts["sockets"];
+    assert_eq!(
+        strings(&sockets["sources"]),
+        ["tcp netlink", "tcp6 netlink", "udp netlink", "udp6 netlink"]
+    );
+    assert_eq!(
+        strings(&sockets["exposed_and_listening"]),
+        [
+            "ipv4 tcp 0.0.0.0:22",
+            "ipv6 tcp [::]:3306",
+            "ipv6 tcp [::]:5432",
+            "ipv6 udp [::]:5353",
+            "ipv6 udp [::]:5354",
+        ]
+    );
+    // Only the dual-stack sockets also listen on IPv4, where FW-02's rules filter them.
+    assert_eq!(
+        strings(&sockets["listening_but_filtered"]),
+        ["ipv4 tcp 0.0.0.0:5432", "ipv4 udp 0.0.0.0:5354"]
+    );
+    assert!(strings(&facts["approximations"]).iter().all(|a| !a.contains("bindv6only")));
+}
+
+#[test]
+fn a_hidden_proc_makes_ipv6_unknown_not_absent() {
+    // ProcSubset=pid-style: /proc/net (here: this process's, which the collector reads) and
+    // /proc/sys/net hidden under empty mounts in a private mount namespace.
+    let ns = Netns::new().with_ipv6_address();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let hide = "mount -t tmpfs none /proc/self/net && mount -t tmpfs none /proc/sys/net \
+        && exec \"$0\" \"$@\"";
+    let prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide];
+    let facts = facts(&ns.collect_with(json!({}), &["tcp6:22"], &prefix)).clone();
+    assert_eq!(facts["status"], "indeterminate", "{facts}");
+    let reasons = strings(&facts["indeterminate_reasons"]);
+    assert!(
+        reasons.iter().any(|r| r.contains("hidden") && r.contains("ipv6 unknown")),
+        "{reasons:?}"
+    );
+    assert_ne!(facts["default_inbound_ipv6"], "not_applicable");
+}
+
+/// Loads `ruleset` and collects it once through `nft -j` and once through the text fallback;
+/// returns both facts.
+fn collect_json_and_text(ruleset: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for text_reader in [false, true] {
+        let ns = Netns::new();
+        ns.exec(&["nft", "-f", "-"], Some(ruleset));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = if text_reader {
+            json!({"nft": wrapper(&dir, "nft", NFT_WITHOUT_JSON)})
+        } else {
+            json!({})
+        };
+        let facts = facts(&ns.collect(config, &[])).clone();
+        let state = if text_reader { "read_text_fallback" } else { "read" };
+        assert_eq!(facts["backends"]["nftables"]["state"], state, "{facts}");
+        assert_eq!(facts["status"], "ok", "{facts}");
+        out.push(facts);
+    }
+    out
+}
+
+#[test]
+fn a_named_verdict_map_drops_before_a_later_accept_in_json_and_text() {
+    for facts in collect_json_and_text(NAMED_VMAP_NFT) {
+        assert_eq!(exposed(&facts, "ipv4"), ["tcp/25 from any", "tcp/443 from any"], "{facts}");
+        assert_eq!(strings(&facts["approximations"]), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn an_interface_pattern_drop_covers_the_names_it_prefixes() {
+    for facts in collect_json_and_text(IFPATTERN_NFT) {
+        assert_eq!(
+            exposed(&facts, "ipv4"),
+            ["tcp/22 from any on wlan0", "tcp/8080 from any on eth1*"],
+            "{facts}"
+        );
+    }
+}
+
+#[test]
+fn ports_published_through_dnat_maps_are_resolved_per_element() {
+    for facts in collect_json_and_text(DNAT_MAP_NFT) {
+        assert_eq!(
+            exposed(&facts, "ipv4"),
+            [
+                "tcp/22 from any",
+                "tcp/8443 from any on not docker0 -> 172.17.0.5",
+                "tcp/8445 from any on not docker0 -> 172.17.0.7:444",
+                "tcp/9001 from any on not docker0 -> 172.17.0.8:81",
+            ],
+            "{facts}"
+        );
+        assert_eq!(facts["published_ports_bypassing_input_count"], 3);
+    }
 }
