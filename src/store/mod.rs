@@ -35,7 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection as _, Sqlite, Transaction};
 
 pub(crate) use controls::ControlChange;
 pub(crate) use feed::{RunMetric, StatusReceipt};
@@ -136,11 +136,6 @@ impl Store {
     }
 
     /// Starts a writing transaction that holds the write lock from its first statement.
-    // FIXME(store-failed-commit): when COMMIT fails (disk full), SQLite has already rolled back,
-    // sqlx's ROLLBACK then fails and its transaction depth stays at 1, so the next write on
-    // this connection fails with "attempted to call begin_with at non-zero transaction depth"
-    // instead of the real cause. Nothing is lost (the run was not acknowledged), but the message
-    // misleads; discarding the connection after a failed write transaction would fix it.
     async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql("begin write transaction"))
     }
@@ -163,6 +158,11 @@ async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<SqlitePoo
     SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection handed back inside a transaction (a write that failed, or a COMMIT that
+        // failed on a full disk, after which sqlx's ROLLBACK fails and it keeps counting the
+        // transaction as open) is closed instead of reused: the next write then starts on a
+        // fresh connection and fails, if at all, with its own cause.
+        .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Open { path: path.into(), source })

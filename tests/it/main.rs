@@ -8,5 +8,6 @@ mod cli;
 mod concurrency;
 mod crash;
 mod daemon;
+mod disk_full;
 mod tamper;
 mod unit_file;
