@@ -99,8 +99,8 @@ fn read_pem(path: &str) -> Result<Vec<CertificateDer<'static>>, TrustError> {
 pub(crate) struct Session {
     /// The chain as sent, leaf first.
     pub(crate) chain: Vec<Vec<u8>>,
-    /// Whether an OCSP response was stapled.
-    pub(crate) ocsp_stapled: bool,
+    /// The stapled OCSP response (DER), if any.
+    pub(crate) ocsp: Option<Vec<u8>>,
     /// Negotiated version name.
     pub(crate) version: Option<String>,
     /// Negotiated suite name.
@@ -249,7 +249,7 @@ impl ServerCertVerifier for Recorder {
                 .chain(intermediates)
                 .map(|c| c.as_ref().to_vec())
                 .collect();
-            seen.ocsp_stapled = !ocsp_response.is_empty();
+            seen.ocsp = (!ocsp_response.is_empty()).then(|| ocsp_response.to_vec());
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -344,13 +344,16 @@ pub(crate) struct CertReport {
     pub(crate) signature_algorithm: String,
     /// An OCSP response was stapled.
     pub(crate) ocsp_stapled: bool,
+    /// What the stapled response says, when one was stapled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ocsp: Option<super::ocsp::Staple>,
 }
 
 /// Analyses a chain (leaf first) for `target` (a DNS name or IP literal) at `now`.
 pub(crate) fn analyse(
     chain: &[Vec<u8>],
     source: &'static str,
-    ocsp_stapled: bool,
+    ocsp: Option<&[u8]>,
     target: &str,
     trust: &Trust,
     now: DateTime<Utc>,
@@ -401,7 +404,8 @@ pub(crate) fn analyse(
         key_type,
         key_bits,
         signature_algorithm: signature_name(leaf),
-        ocsp_stapled,
+        ocsp_stapled: ocsp.is_some(),
+        ocsp: ocsp.map(super::ocsp::read),
     })
 }
 

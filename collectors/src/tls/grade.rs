@@ -4,7 +4,7 @@
 //! 30 %, cipher strength 40 %, letter by score) and the caps and warnings added since (TLS 1.0
 //! and 1.1 → B, no forward secrecy → B, no AEAD → B, RC4 → B, 64-bit block ciphers → C,
 //! SSL 3 → C, compression → C, insecure renegotiation → C, export / NULL / anonymous suites,
-//! ROBOT and Heartbleed → F, trust problems → T, name mismatch → M, no TLS 1.3 or missing
+//! ROBOT and Heartbleed → F, an incomplete chain → B, trust problems → T, name mismatch → M, no TLS 1.3 or missing
 //! HSTS → A-, A+ only with HSTS of at least 180 days and no warning). TLS_FALLBACK_SCSV is
 //! not part of the grade. Pure: it reads what `probe`, `cert` and `headers` found.
 
@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::cert::CertReport;
 use super::headers::HSTS_SIX_MONTHS;
-use super::probe::ProbeReport;
+use super::probe::{ProbeReport, Status};
 use super::suites::{protocol_score as version_score, suite_bits, suite_families};
 use super::wire::{SSL3, TLS10, TLS11, TLS12, TLS13};
 
@@ -62,12 +62,17 @@ pub(crate) fn rank(grade: &str) -> u8 {
 /// HSTS as seen, for the A+ and A- rules; `None` when the endpoint is not HTTP.
 pub(crate) type HstsMaxAge = Option<Option<u64>>;
 
-/// Grades an endpoint; `None` when no protocol is supported.
+/// Grades an endpoint; `None` when no protocol is supported or when any protocol probe was
+/// inconclusive: a grade assumes every protocol is known, so an undecided one is neither a cap
+/// nor the missing-TLS-1.3 warning (SSL Labs gives no grade to an assessment it cannot finish).
 pub(crate) fn grade(
     report: &ProbeReport,
     cert: Option<&CertReport>,
     hsts: HstsMaxAge,
 ) -> Option<Grade> {
+    if !report.inconclusive_versions().is_empty() {
+        return None;
+    }
     let versions = report.supported_versions();
     let (best, worst) = (*versions.last()?, *versions.first()?);
     let protocol_score = (version_score(best) + version_score(worst)) / 2;
@@ -79,7 +84,7 @@ pub(crate) fn grade(
     protocol_caps(&versions, &mut caps);
     suite_caps(report, &suites, &versions, &mut caps);
     key_caps(report, cert, &mut caps);
-    let warnings = warnings(&versions, hsts);
+    let warnings = warnings(report, hsts);
     let mut letter = by_score(score);
     for rule in &caps {
         letter = worse(letter, rule.cap.unwrap_or("F"));
@@ -215,6 +220,16 @@ fn suite_caps(report: &ProbeReport, suites: &[u16], versions: &[u16], caps: &mut
     if report.compression.as_ref().is_some_and(|f| f.status == "supported") {
         caps.push(rule("cap.compression", "C", "TLS compression supported (CRIME)"));
     }
+    if report.client_renegotiation.as_ref().is_some_and(|f| f.status == "supported")
+        && report.secure_renegotiation.as_ref().is_some_and(|f| f.status == "not_supported")
+    {
+        // SSL Labs: insecure client-initiated renegotiation (CVE-2009-3555) sets the grade to F.
+        caps.push(rule(
+            "cap.insecure_client_renegotiation",
+            "F",
+            "insecure client-initiated renegotiation accepted",
+        ));
+    }
     if report.robot.as_ref().is_some_and(|r| r.status == "vulnerable") {
         caps.push(rule("cap.robot", "F", "ROBOT oracle (consistent in every round)"));
     }
@@ -238,6 +253,14 @@ fn key_caps(report: &ProbeReport, cert: Option<&CertReport>, caps: &mut Vec<Rule
                 "cap.weak_key",
                 cap,
                 format!("{} key of {} bits", cert.key_type, cert.key_bits),
+            ));
+        }
+        if !cert.chain_complete {
+            // SSL Labs: "This server's certificate chain is incomplete. Grade capped to B."
+            caps.push(rule(
+                "cap.incomplete_chain",
+                "B",
+                "certificate chain incomplete: an intermediate is missing",
             ));
         }
         if cert.signature_algorithm.to_ascii_lowercase().contains("md5")
@@ -279,9 +302,11 @@ fn trust_letter(cert: Option<&CertReport>, caps: &mut Vec<Rule>) -> Option<&'sta
     letter
 }
 
-fn warnings(versions: &[u16], hsts: HstsMaxAge) -> Vec<Rule> {
+/// Only a `not_supported` verdict for TLS 1.3 is its absence; `grade` never gets here with an
+/// inconclusive one.
+fn warnings(report: &ProbeReport, hsts: HstsMaxAge) -> Vec<Rule> {
     let mut out = Vec::new();
-    if !versions.contains(&TLS13) {
+    if report.status_of(TLS13) == Some(Status::NotSupported) {
         out.push(Rule {
             id: "warn.no_tls1_3",
             cap: Some("A-"),
@@ -306,6 +331,41 @@ mod tests {
         assert_eq!(rank("T"), 0);
         assert_eq!(worse("A", "B"), "B");
         assert_eq!(worse("C", "B"), "C");
+    }
+
+    fn report(tls13: Status) -> ProbeReport {
+        use super::super::probe::{AcceptedSuite, SuiteList, Verdict};
+        let mut report = ProbeReport::default();
+        let verdict = |status| Verdict {
+            status,
+            reason: None,
+            reply_hex: String::new(),
+            warnings: Vec::new(),
+        };
+        for name in ["ssl3", "tls1_0", "tls1_1"] {
+            report.protocols.insert(name.into(), verdict(Status::NotSupported));
+        }
+        report.protocols.insert("tls1_2".into(), verdict(Status::Supported));
+        report.protocols.insert("tls1_3".into(), verdict(tls13));
+        let suite = AcceptedSuite {
+            id: "0xc02f".into(),
+            name: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+            families: Vec::new(),
+            bits: 128,
+        };
+        report
+            .suites
+            .insert("tls1_2".into(), SuiteList { accepted: vec![suite], ..Default::default() });
+        report
+    }
+
+    #[test]
+    fn inconclusive_tls13_is_no_grade_and_never_the_no_tls13_warning() {
+        let undecided = report(Status::Inconclusive);
+        assert_eq!(grade(&undecided, None, None), None);
+        let absent = grade(&report(Status::NotSupported), None, None).expect("graded");
+        let ids: Vec<&str> = absent.warnings.iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["warn.no_tls1_3"]);
     }
 
     #[test]

@@ -16,8 +16,11 @@
 mod cert;
 mod grade;
 mod headers;
+mod heartbleed;
 mod net;
+mod ocsp;
 mod probe;
+mod renegotiation;
 mod robot;
 mod suites;
 mod wire;
@@ -375,7 +378,12 @@ async fn scan(
         read_timeout: settings.read_timeout,
         starttls_attempts: settings.starttls_attempts,
     };
-    let report = Prober::new(dialer.clone(), endpoint.sni.clone()).run().await?;
+    // The rustls sessions need nothing the probes find, so they run beside them.
+    let (report, sessions) = tokio::join!(
+        Prober::new(dialer.clone(), endpoint.sni.clone()).run(),
+        cert_sessions(endpoint, &dialer, trust),
+    );
+    let report = report?;
     let mut facts = base_facts(endpoint, addr, &report);
     if report.supported_versions().is_empty() {
         facts.insert("grade".into(), Value::Null);
@@ -383,7 +391,7 @@ async fn scan(
         facts.insert("grade_reason".into(), json!("no TLS protocol detected"));
         return Ok(Value::Object(facts));
     }
-    let certs = certificates(endpoint, &dialer, trust, &report, ctx).await;
+    let certs = certificates(endpoint, sessions, trust, &report, ctx);
     facts.extend(certs.facts);
     let hsts = match (&endpoint.http_path, &certs.headers) {
         (None, _) => None,
@@ -457,9 +465,6 @@ fn base_facts(endpoint: &Endpoint, addr: SocketAddr, report: &ProbeReport) -> Ma
     facts.insert("forward_secrecy".into(), json!(forward));
     let weak = ["rc4", "3des", "des", "export", "null", "anon"].iter().any(|f| has(f));
     facts.insert("weak_suites_accepted".into(), json!(weak));
-    let client_reneg =
-        if supported.iter().all(|v| *v == wire::TLS13) { "not_applicable" } else { "not_tested" };
-    facts.insert("client_renegotiation".into(), json!({ "status": client_reneg }));
     if let Ok(Value::Object(probe)) = serde_json::to_value(report) {
         facts.extend(probe);
     }
@@ -477,26 +482,45 @@ struct CertFacts {
     headers: Option<headers::Headers>,
 }
 
-/// The graded certificate (with SNI), the default one (without), negotiated parameters and
-/// HTTP headers.
-async fn certificates(
-    endpoint: &Endpoint,
-    dialer: &Dialer,
-    trust: &Trust,
-    report: &ProbeReport,
-    ctx: &Context,
-) -> CertFacts {
-    let mut facts = Map::new();
+/// The two rustls sessions: with SNI (graded, with HTTP) and without (the default
+/// certificate; `None` when no SNI is sent anyway).
+struct Sessions {
+    graded: Result<Session, String>,
+    default: Option<Result<Session, String>>,
+}
+
+async fn cert_sessions(endpoint: &Endpoint, dialer: &Dialer, trust: &Trust) -> Sessions {
     let options = SessionOptions {
         name: &endpoint.host,
         sni: endpoint.sni.is_some(),
         http_path: endpoint.http_path.as_deref(),
         max_head_bytes: 64 * 1024,
     };
-    let session = cert::session(dialer, trust, &options).await;
+    let plain =
+        SessionOptions { name: &endpoint.host, sni: false, http_path: None, max_head_bytes: 0 };
+    let (graded, default) = tokio::join!(cert::session(dialer, trust, &options), async {
+        match endpoint.sni {
+            Some(_) => Some(cert::session(dialer, trust, &plain).await),
+            None => None,
+        }
+    });
+    Sessions { graded, default }
+}
+
+/// The graded certificate (with SNI), the default one (without), negotiated parameters and
+/// HTTP headers.
+fn certificates(
+    endpoint: &Endpoint,
+    sessions: Sessions,
+    trust: &Trust,
+    report: &ProbeReport,
+    ctx: &Context,
+) -> CertFacts {
+    let mut facts = Map::new();
+    let session = sessions.graded;
     let (chain, source, ocsp) = match &session {
-        Ok(s) if !s.chain.is_empty() => (s.chain.clone(), "rustls", s.ocsp_stapled),
-        _ => (report.raw_chain.clone(), "handshake_record", report.raw_ocsp),
+        Ok(s) if !s.chain.is_empty() => (s.chain.clone(), "rustls", s.ocsp.clone()),
+        _ => (report.raw_chain.clone(), "handshake_record", report.raw_ocsp.clone()),
     };
     if let Err(error) = &session {
         facts.insert("tls_session_error".into(), json!(error));
@@ -504,7 +528,7 @@ async fn certificates(
     let graded = if chain.is_empty() {
         None
     } else {
-        match cert::analyse(&chain, source, ocsp, &endpoint.host, trust, ctx.now) {
+        match cert::analyse(&chain, source, ocsp.as_deref(), &endpoint.host, trust, ctx.now) {
             Ok(report) => Some(report),
             Err(error) => {
                 facts.insert("certificate_error".into(), json!(error));
@@ -519,7 +543,7 @@ async fn certificates(
         json!({ "version": session.version, "suite": session.suite, "group": session.group }),
     );
     let headers = http_facts(&session, endpoint, &mut facts);
-    default_certificate(endpoint, dialer, trust, graded.as_ref(), ctx, &mut facts).await;
+    default_certificate(endpoint, sessions.default, trust, graded.as_ref(), ctx, &mut facts);
     CertFacts { facts, graded, headers }
 }
 
@@ -552,28 +576,26 @@ fn http_facts(
 }
 
 /// The certificate sent without SNI, reported only as information when it differs.
-async fn default_certificate(
+fn default_certificate(
     endpoint: &Endpoint,
-    dialer: &Dialer,
+    session: Option<Result<Session, String>>,
     trust: &Trust,
     graded: Option<&CertReport>,
     ctx: &Context,
     facts: &mut Map<String, Value>,
 ) {
-    if endpoint.sni.is_none() {
+    let Some(session) = session else {
         facts.insert("sni_required".into(), json!(false));
         return;
-    }
-    let options =
-        SessionOptions { name: &endpoint.host, sni: false, http_path: None, max_head_bytes: 0 };
-    let Ok(session) = cert::session(dialer, trust, &options).await else {
+    };
+    let Ok(session) = session else {
         facts.insert("sni_required".into(), Value::Null);
         return;
     };
     let Ok(default) = cert::analyse(
         &session.chain,
         "rustls",
-        session.ocsp_stapled,
+        session.ocsp.as_deref(),
         &endpoint.host,
         trust,
         ctx.now,

@@ -5,9 +5,14 @@
 //! reply's first bytes kept as evidence. Protocol versions, accepted suites per version (by
 //! removing the chosen suite and offering the rest again, and one suite per hello when the
 //! server answers with suites it was not offered), server order, key-exchange groups, DH size,
-//! secure renegotiation, compression, TLS_FALLBACK_SCSV and the heartbeat extension are probed
-//! here. Every ≤ TLS 1.2 hello carries TLS_EMPTY_RENEGOTIATION_INFO_SCSV. Only bytes the server
-//! sent decide; this module never uses a TLS library. Certificates are `cert`'s work.
+//! secure renegotiation, compression and TLS_FALLBACK_SCSV are probed here; Heartbleed is
+//! `heartbleed`'s probe and client-initiated renegotiation `renegotiation`'s. Every ≤ TLS 1.2
+//! hello carries TLS_EMPTY_RENEGOTIATION_INFO_SCSV. A single alert to one hello shape is no
+//! proof of absence: a version refused by alert is asked again with another shape (RFC 5746
+//! signalling added everywhere), and a shape that works is used for every later hello.
+//! Independent phases (the suites of each version, then groups, weaknesses and ROBOT) run side
+//! by side, each on its own connections. Only bytes the server sent decide; this module never
+//! uses a TLS library. Certificates are `cert`'s work.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,7 +76,11 @@ pub(crate) struct Feature {
 }
 
 impl Feature {
-    fn new(status: &'static str, reason: impl Into<String>, flight: Option<&Flight>) -> Feature {
+    pub(crate) fn new(
+        status: &'static str,
+        reason: impl Into<String>,
+        flight: Option<&Flight>,
+    ) -> Feature {
         let reason = reason.into();
         Feature {
             status,
@@ -172,6 +181,11 @@ pub(crate) struct ProbeReport {
     pub(crate) fallback_scsv: Option<Feature>,
     /// The heartbeat extension and Heartbleed.
     pub(crate) heartbleed: Option<Feature>,
+    /// Client-initiated renegotiation.
+    pub(crate) client_renegotiation: Option<Feature>,
+    /// How hellos are shaped, when the first shape was refused and another one worked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) hello_shape: Option<String>,
     /// ROBOT, over several rounds.
     pub(crate) robot: Option<super::robot::Robot>,
     /// Warning alerts seen, described.
@@ -183,9 +197,12 @@ pub(crate) struct ProbeReport {
     /// Certificates from a ≤ TLS 1.2 Certificate message (DER), for when rustls cannot talk.
     #[serde(skip)]
     pub(crate) raw_chain: Vec<Vec<u8>>,
-    /// A stapled OCSP response seen in a ≤ TLS 1.2 flight.
+    /// A stapled OCSP response seen in a ≤ TLS 1.2 flight (DER).
     #[serde(skip)]
-    pub(crate) raw_ocsp: bool,
+    pub(crate) raw_ocsp: Option<Vec<u8>>,
+    /// The protocol probes' replies, reused where a later probe would send the same hello.
+    #[serde(skip)]
+    protocol_flights: BTreeMap<u16, Flight>,
 }
 
 impl ProbeReport {
@@ -199,6 +216,11 @@ impl ProbeReport {
                     .is_some_and(|verdict| verdict.status == Status::Supported)
             })
             .collect()
+    }
+
+    /// The verdict of `version`'s protocol probe.
+    pub(crate) fn status_of(&self, version: u16) -> Option<Status> {
+        self.protocols.get(&version_name(version)).map(|verdict| verdict.status)
     }
 
     /// The versions whose probe was inconclusive (the server's answer did not decide it).
@@ -223,39 +245,167 @@ impl ProbeReport {
 pub(crate) struct Prober {
     dialer: Dialer,
     sni: Option<String>,
+    /// Whether every hello (TLS 1.3 ones too) carries both RFC 5746 signals.
+    signalling: bool,
     report: ProbeReport,
+}
+
+/// One phase run on its own prober, side by side with the others.
+#[derive(Clone, Copy)]
+enum Phase {
+    LegacySuites(u16),
+    Tls13,
+    LegacyGroups,
+    Weaknesses,
+    Robot,
 }
 
 impl Prober {
     /// A prober for one address; `sni` is sent in every hello (never an IP literal).
     pub(crate) fn new(dialer: Dialer, sni: Option<String>) -> Prober {
-        Prober { dialer, sni, report: ProbeReport::default() }
+        Prober { dialer, sni, signalling: false, report: ProbeReport::default() }
     }
 
     /// Runs every probe. Fails only if no probe could connect at all.
     pub(crate) async fn run(mut self) -> Result<ProbeReport, NetError> {
         self.protocols().await?;
         let supported = self.report.supported_versions();
-        for version in supported.iter().copied().filter(|v| *v != TLS13) {
-            self.legacy_suites(version).await;
+        if supported.is_empty() {
+            self.no_protocol();
+            return Ok(self.report);
         }
+        let mut first: Vec<Phase> =
+            supported.iter().filter(|v| **v != TLS13).map(|v| Phase::LegacySuites(*v)).collect();
         if supported.contains(&TLS13) {
-            self.tls13_suites().await;
-            self.tls13_groups().await;
+            first.push(Phase::Tls13);
         }
-        self.legacy_groups(&supported).await;
-        self.weaknesses(&supported).await;
-        self.robot(&supported).await;
+        self.run_side_by_side(first, &supported).await;
+        let second = vec![Phase::LegacyGroups, Phase::Weaknesses, Phase::Robot];
+        self.run_side_by_side(second, &supported).await;
         Ok(self.report)
+    }
+
+    /// No protocol was found, so nothing can be probed further; each check says so.
+    fn no_protocol(&mut self) {
+        let reason = if self.report.inconclusive_versions().is_empty() {
+            "no protocol supported"
+        } else {
+            "no tls protocol detected"
+        };
+        let report = &mut self.report;
+        for slot in [
+            &mut report.secure_renegotiation,
+            &mut report.compression,
+            &mut report.fallback_scsv,
+            &mut report.heartbleed,
+            &mut report.client_renegotiation,
+        ] {
+            *slot = Some(Feature::new("inconclusive", reason, None));
+        }
+        let reason = reason.to_string();
+        report.robot =
+            Some(super::robot::Robot { status: "inconclusive", reason, rounds: Vec::new() });
+    }
+
+    /// Runs `phases` concurrently, each on a fork of this prober, and merges what they found.
+    async fn run_side_by_side(&mut self, phases: Vec<Phase>, supported: &[u16]) {
+        let mut tasks = JoinSet::new();
+        for (index, phase) in phases.into_iter().enumerate() {
+            let mut fork = self.fork();
+            let supported = supported.to_vec();
+            tasks.spawn(async move {
+                fork.phase(phase, &supported).await;
+                (index, fork.report)
+            });
+        }
+        let mut parts = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(part) = joined {
+                parts.push(part);
+            }
+        }
+        parts.sort_by_key(|(index, _)| *index);
+        for (_, part) in parts {
+            self.merge(part);
+        }
+    }
+
+    async fn phase(&mut self, phase: Phase, supported: &[u16]) {
+        match phase {
+            Phase::LegacySuites(version) => self.legacy_suites(version).await,
+            Phase::Tls13 => {
+                self.tls13_suites().await;
+                self.tls13_groups().await;
+            }
+            Phase::LegacyGroups => self.legacy_groups(supported).await,
+            Phase::Weaknesses => self.weaknesses(supported).await,
+            Phase::Robot => self.robot(supported).await,
+        }
+    }
+
+    /// A prober with what is known so far and empty lists for what a phase adds.
+    fn fork(&self) -> Prober {
+        let mut report = self.report.clone();
+        report.violations.clear();
+        report.warning_alerts.clear();
+        report.connect_errors.clear();
+        report.starttls_missing_attempts = 0;
+        Prober {
+            dialer: self.dialer.clone(),
+            sni: self.sni.clone(),
+            signalling: self.signalling,
+            report,
+        }
+    }
+
+    /// Takes what a phase found; each phase writes its own fields.
+    fn merge(&mut self, part: ProbeReport) {
+        let report = &mut self.report;
+        report.suites.extend(part.suites);
+        let groups = &mut report.groups;
+        if groups.tls1_3.is_empty() {
+            groups.tls1_3 = part.groups.tls1_3;
+        }
+        if groups.ecdhe.is_empty() {
+            groups.ecdhe = part.groups.ecdhe;
+        }
+        groups.tls1_3_negotiated =
+            groups.tls1_3_negotiated.take().or(part.groups.tls1_3_negotiated);
+        groups.dh_bits = groups.dh_bits.or(part.groups.dh_bits);
+        groups.weakest_strength = match (groups.weakest_strength, part.groups.weakest_strength) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        report.violations.extend(part.violations);
+        for warning in part.warning_alerts {
+            if !report.warning_alerts.contains(&warning) {
+                report.warning_alerts.push(warning);
+            }
+        }
+        report.connect_errors.extend(part.connect_errors);
+        report.starttls_missing_attempts += part.starttls_missing_attempts;
+        macro_rules! take {
+            ($($field:ident),*) => { $(report.$field = report.$field.take().or(part.$field);)* };
+        }
+        take!(
+            secure_renegotiation,
+            requires_renegotiation_signalling,
+            compression,
+            fallback_scsv,
+            heartbleed,
+            client_renegotiation,
+            robot
+        );
     }
 
     fn hello(&self, version: u16, suites: Vec<u16>) -> ClientHello {
         let mut suites = suites;
-        if version != TLS13 {
+        if version != TLS13 || self.signalling {
             suites.push(SCSV_RENEGOTIATION);
         }
         let mut hello = ClientHello::new(version, suites, self.sni.clone());
         hello.groups = group_ids();
+        hello.renegotiation_info = self.signalling;
         if version == TLS13 {
             hello.key_shares = key_share(0x001d).into_iter().collect();
         }
@@ -271,6 +421,7 @@ impl Prober {
         let limit = Arc::new(Semaphore::new(PROBE_CONCURRENCY));
         let mut tasks = JoinSet::new();
         let count = hellos.len();
+        let retry_hellos = if self.dialer.starttls.is_some() { hellos.clone() } else { Vec::new() };
         for (index, hello) in hellos.into_iter().enumerate() {
             let dialer = self.dialer.clone();
             let limit = Arc::clone(&limit);
@@ -287,21 +438,47 @@ impl Prober {
                 (index, result)
             });
         }
-        let mut results: Vec<Option<Result<Flight, NetError>>> = Vec::new();
+        let mut results: Vec<Option<Result<(Flight, u32), NetError>>> = Vec::new();
         results.resize_with(count, || None);
+        let mut sent: Vec<Option<ClientHello>> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             let Ok((index, result)) = joined else { continue };
-            let result = result.map(|(flight, missing)| {
+            results[index] = Some(result);
+        }
+        sent.resize_with(count, || None);
+        for (index, hello) in retry_hellos.into_iter().enumerate() {
+            sent[index] = Some(hello);
+        }
+        // When no probe of a batch got through, the endpoint does not offer STARTTLS at all:
+        // no second series then.
+        let any_through = count == 1 || results.iter().any(|r| matches!(r, Some(Ok(_))));
+        let mut out = Vec::with_capacity(count);
+        for (result, hello) in results.into_iter().zip(sent) {
+            let mut result = result.unwrap_or(Err(NetError::ConnectTimeout(self.dialer.addr)));
+            if let (Err(NetError::StarttlsNotOffered { attempts, .. }), Some(hello), true) =
+                (&result, hello, any_through)
+            {
+                // A pool member that leaves STARTTLS out now and then: the probe gets one more
+                // bounded series of fresh connections, alone, after the concurrent ones.
+                self.report.starttls_missing_attempts += attempts;
+                result = self.retry_alone(&hello, until).await;
+            }
+            out.push(result.map(|(flight, missing)| {
                 self.report.starttls_missing_attempts += missing;
                 self.note_warnings(&flight);
                 flight
-            });
-            results[index] = Some(result);
+            }));
         }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(NetError::ConnectTimeout(self.dialer.addr))))
-            .collect()
+        out
+    }
+
+    async fn retry_alone(
+        &self,
+        hello: &ClientHello,
+        until: Until,
+    ) -> Result<(Flight, u32), NetError> {
+        let (mut stream, missing) = self.dialer.open().await?;
+        Ok((self.dialer.send_and_read(&mut stream, &hello.encode(), until).await, missing))
     }
 
     async fn send_one(&mut self, hello: ClientHello, until: Until) -> Result<Flight, NetError> {
@@ -341,7 +518,9 @@ impl Prober {
                 Ok(flight) => {
                     connected = true;
                     self.take_chain(&flight);
-                    self.protocol_verdict(version, &flight)
+                    let verdict = self.protocol_verdict(version, &flight);
+                    self.report.protocol_flights.insert(version, flight);
+                    verdict
                 }
                 Err(error) => {
                     self.report.connect_errors.push(error.to_string());
@@ -354,9 +533,59 @@ impl Prober {
         match (connected, first_error) {
             (false, Some(error)) => Err(error),
             _ => {
+                self.other_shape().await;
                 self.retry_request().await;
                 Ok(())
             }
+        }
+    }
+
+    /// Versions refused by an alert are asked again with RFC 5746 signalling in the hello
+    /// (both the SCSV and the extension, TLS 1.3 hellos too): one alert to one hello shape is
+    /// no proof of absence. If that shape is accepted, every later hello uses it.
+    async fn other_shape(&mut self) {
+        let refused: Vec<u16> = VERSIONS
+            .into_iter()
+            .filter(|v| {
+                self.report.protocol_flights.get(v).is_some_and(|f| matches!(f.end, End::Alert(_)))
+            })
+            .collect();
+        if refused.is_empty() {
+            return;
+        }
+        let all = legacy_suites();
+        let signalled = Prober { signalling: true, ..self.fork() };
+        let hellos = refused
+            .iter()
+            .map(|v| {
+                let suites = if *v == TLS13 { TLS13_SUITES.to_vec() } else { all.clone() };
+                signalled.hello(*v, suites)
+            })
+            .collect();
+        let results = self.send_all(hellos, Until::HelloDone).await;
+        for (version, result) in refused.into_iter().zip(results) {
+            let Ok(flight) = result else { continue };
+            let first = self.report.protocols.get(&version_name(version)).cloned();
+            let verdict = self.protocol_verdict(version, &flight);
+            let first_reason = first.and_then(|v| v.reason).unwrap_or_default();
+            if verdict.status != Status::Supported {
+                if let Some(v) = self.report.protocols.get_mut(&version_name(version)) {
+                    let again = verdict.reason.unwrap_or_default();
+                    v.reason = Some(format!("{first_reason}; with rfc 5746 signalling: {again}"));
+                }
+                continue;
+            }
+            self.take_chain(&flight);
+            self.signalling = true;
+            self.report.hello_shape = Some(format!(
+                "rfc 5746 signalling in every hello: a hello without it got {first_reason}"
+            ));
+            let reason =
+                format!("first hello refused ({first_reason}); accepted with rfc 5746 signalling");
+            self.report
+                .protocols
+                .insert(version_name(version), Verdict { reason: Some(reason), ..verdict });
+            self.report.protocol_flights.insert(version, flight);
         }
     }
 
@@ -364,7 +593,9 @@ impl Prober {
         if !flight.certificates.is_empty() && self.report.raw_chain.is_empty() {
             self.report.raw_chain = flight.certificates.clone();
         }
-        self.report.raw_ocsp |= flight.ocsp.is_some();
+        if self.report.raw_ocsp.is_none() {
+            self.report.raw_ocsp = flight.ocsp.clone();
+        }
     }
 
     fn protocol_verdict(&mut self, version: u16, flight: &Flight) -> Verdict {
@@ -613,9 +844,9 @@ impl Prober {
                 }
             }
         }
-        let plain = self.hello(TLS13, TLS13_SUITES.to_vec());
-        if let Ok(Flight { end: End::Hello(hello), .. }) =
-            self.send_one(plain, Until::ServerHello).await
+        // The protocol probe sent the same hello (every group, an x25519 share).
+        if let Some(Flight { end: End::Hello(hello), .. }) =
+            self.report.protocol_flights.get(&TLS13)
         {
             self.report.groups.tls1_3_negotiated = hello.key_share_group().map(group_name);
         }
@@ -672,10 +903,19 @@ impl Prober {
         let legacy: Vec<u16> = supported.iter().copied().filter(|v| *v != TLS13).collect();
         self.fallback(supported).await;
         let Some(version) = legacy.iter().copied().max() else {
-            let reason = "no protocol before tls 1.3";
-            self.report.secure_renegotiation = Some(Feature::new("not_applicable", reason, None));
-            self.report.compression = Some(Feature::new("not_applicable", reason, None));
-            self.report.heartbleed = Some(Feature::new("not_applicable", reason, None));
+            let (status, reason) = if supported.is_empty() {
+                ("inconclusive", "no tls protocol detected")
+            } else {
+                ("not_applicable", "no protocol before tls 1.3")
+            };
+            for slot in [
+                &mut self.report.secure_renegotiation,
+                &mut self.report.compression,
+                &mut self.report.heartbleed,
+                &mut self.report.client_renegotiation,
+            ] {
+                *slot = Some(Feature::new(status, reason, None));
+            }
             return;
         };
         let suites = self.report.accepted_ids(version);
@@ -687,10 +927,19 @@ impl Prober {
         compressed.compression = vec![1, 0];
         let mut heartbeat = plain.clone();
         heartbeat.heartbeat = true;
-        let hellos = vec![plain, unsignalled, compressed, heartbeat];
-        let mut results = self.send_all(hellos, Until::ServerHello).await.into_iter();
+        let hellos = vec![unsignalled, compressed];
+        let (results, heartbleed, client_renegotiation) = tokio::join!(
+            self.fork().send_all_owned(hellos, Until::ServerHello),
+            super::heartbleed::probe(&self.dialer, heartbeat),
+            super::renegotiation::probe(&self.dialer, self.hello(version, suites.clone()), version),
+        );
+        let (results, part) = results;
+        self.merge(part);
+        let mut results = results.into_iter();
         let mut next = || results.next().and_then(Result::ok);
-        let (plain, unsignalled, compressed, heartbeat) = (next(), next(), next(), next());
+        let (unsignalled, compressed) = (next(), next());
+        // The protocol probe of this version sent the plain hello already.
+        let plain = self.report.protocol_flights.get(&version).cloned();
         self.report.secure_renegotiation = Some(renegotiation(plain.as_ref()));
         self.report.requires_renegotiation_signalling = match (&plain, &unsignalled) {
             (Some(p), Some(u)) => match (&p.end, &u.end) {
@@ -701,7 +950,18 @@ impl Prober {
             _ => None,
         };
         self.report.compression = Some(compression(compressed.as_ref()));
-        self.report.heartbleed = Some(heartbleed(heartbeat.as_ref()));
+        self.report.heartbleed = Some(heartbleed);
+        self.report.client_renegotiation = Some(client_renegotiation);
+    }
+
+    /// `send_all` on an owned fork, so that it can run beside borrowing probes.
+    async fn send_all_owned(
+        mut self,
+        hellos: Vec<ClientHello>,
+        until: Until,
+    ) -> (Vec<Result<Flight, NetError>>, ProbeReport) {
+        let results = self.send_all(hellos, until).await;
+        (results, self.report)
     }
 
     /// ROBOT with the RSA key-transport suites of the newest ≤ TLS 1.2 version.
@@ -720,10 +980,22 @@ impl Prober {
 
     /// TLS_FALLBACK_SCSV: a hello for the second-newest version, carrying 0x5600 last.
     async fn fallback(&mut self, supported: &[u16]) {
+        let undecided = self.report.inconclusive_versions();
         if supported.len() < 2 {
-            let only = supported.first().map(|v| version_name(*v)).unwrap_or_default();
-            let reason = format!("single protocol: {only}");
-            self.report.fallback_scsv = Some(Feature::new("not_applicable", reason, None));
+            let feature = match (supported.first(), undecided.is_empty()) {
+                (Some(only), true) => Feature::new(
+                    "not_applicable",
+                    format!("single protocol: {}", version_name(*only)),
+                    None,
+                ),
+                (None, true) => Feature::new("not_applicable", "no protocol supported", None),
+                (_, false) => Feature::new(
+                    "inconclusive",
+                    format!("protocol support inconclusive: {}", undecided.join(", ")),
+                    None,
+                ),
+            };
+            self.report.fallback_scsv = Some(feature);
             return;
         }
         let lower = supported[supported.len() - 2];
@@ -821,25 +1093,6 @@ fn compression(flight: Option<&Flight>) -> Feature {
     }
 }
 
-fn heartbleed(flight: Option<&Flight>) -> Feature {
-    match flight.map(|f| (&f.end, f)) {
-        Some((End::Hello(hello), f)) if hello.extension(15).is_some() => {
-            // FIXME(heartbleed): send the safe mismatched-length heartbeat after the hello and
-            // classify the reply; until then an enabled heartbeat decides nothing.
-            Feature::new(
-                "inconclusive",
-                "heartbeat extension enabled; payload probe not implemented",
-                Some(f),
-            )
-        }
-        Some((End::Hello(_), f)) => {
-            Feature::new("not_vulnerable", "heartbeat extension not enabled", Some(f))
-        }
-        Some((end, f)) => Feature::new("inconclusive", end_reason(end), Some(f)),
-        None => Feature::new("inconclusive", "no connection", None),
-    }
-}
-
 fn verdict(status: Status, reason: Option<String>, flight: &Flight) -> Verdict {
     Verdict {
         status,
@@ -866,7 +1119,7 @@ fn end_verdict(flight: &Flight) -> Verdict {
     }
 }
 
-fn end_reason(end: &End) -> String {
+pub(crate) fn end_reason(end: &End) -> String {
     match end {
         End::Hello(_) => "server hello".to_string(),
         End::Alert(alert) => alert_text(alert),
@@ -936,7 +1189,7 @@ fn parse_hex(text: &str) -> Option<u16> {
 }
 
 /// A fresh, valid key share for `group`, if this build can make one.
-fn key_share(group: u16) -> Option<(u16, Vec<u8>)> {
+pub(crate) fn key_share(group: u16) -> Option<(u16, Vec<u8>)> {
     use ring::agreement::{EphemeralPrivateKey, ECDH_P256, ECDH_P384, X25519};
     let algorithm = match group {
         0x001d => &X25519,

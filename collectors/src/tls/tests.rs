@@ -585,6 +585,12 @@ async fn tls05_plain_http_is_inconclusive_everywhere_and_ungraded() {
     }
     assert_eq!(facts["grade"], Value::Null);
     assert_eq!(facts["grade_rank"], 0);
+    // No check claims anything about a service that is not TLS, and none has an empty value.
+    for check in ["fallback_scsv", "secure_renegotiation", "compression", "heartbleed", "robot"] {
+        assert_eq!(facts[check]["status"], "inconclusive", "{check}: {}", facts[check]);
+        assert_eq!(facts[check]["reason"], "no tls protocol detected", "{check}");
+    }
+    assert_eq!(facts["client_renegotiation"]["status"], "inconclusive");
 }
 
 /// TLS-06: fallback SCSV is not applicable with one protocol and supported with two.
@@ -629,7 +635,12 @@ async fn tls06_fallback_scsv_single_and_two_protocols() {
     assert_eq!(a["compression"]["status"], "not_supported");
     assert_eq!(a["heartbleed"]["status"], "not_vulnerable");
     assert_eq!(a["robot"]["status"], "not_vulnerable");
-    assert_eq!(a["client_renegotiation"]["status"], "not_tested");
+    // OpenSSL 3 refuses client-initiated renegotiation unless -client_renegotiation is given.
+    assert_eq!(
+        a["client_renegotiation"]["status"], "not_supported",
+        "{}",
+        a["client_renegotiation"]
+    );
     assert_eq!(protocols(b), ["tls1_1", "tls1_2"]);
     assert_eq!(b["fallback_scsv"]["status"], "supported");
     assert_eq!(b["fallback_scsv"]["reply_hex"], "15030200020256");
@@ -757,8 +768,9 @@ async fn tls09_smtp_starttls_follows_the_dialogue() {
         target["starttls"] = json!("smtp");
         target
     };
-    // Concurrent probes share the flaky server's alternation, so allow a few more attempts.
-    let params = json!({ "endpoints": [target(steady), target(flaky)], "starttls_attempts": 8 });
+    // The default of 3 attempts: concurrent probes share the flaky server's alternation, and
+    // a probe that runs out is retried alone on fresh connections.
+    let params = json!({ "endpoints": [target(steady), target(flaky)] });
     let collection = scan_with(params).await;
     assert!(collection.failures.is_empty(), "{:?}", collection.failures);
     for (observation, flaky) in collection.observations.iter().zip([false, true]) {
@@ -770,7 +782,45 @@ async fn tls09_smtp_starttls_follows_the_dialogue() {
         assert_eq!(facts["http"], Value::Null);
         let missing = facts["starttls_missing_attempts"].as_u64().unwrap_or(0);
         assert_eq!(missing > 0, flaky, "missing attempts {missing}");
+        // Every protocol decided, so a grade (A-: no HSTS on a mail server is no warning, but
+        // s_server's chain is fine), never the missing-TLS-1.3 warning of an undecided probe.
+        for version in ["ssl3", "tls1_0", "tls1_1"] {
+            assert_eq!(status(facts, version), "not_supported", "flaky={flaky} {version}");
+        }
+        assert!(facts["grade"]["grade"].is_string(), "flaky={flaky}: {}", facts["grade_reason"]);
+        assert!(!rule_ids(facts, "warnings").contains(&"warn.no_tls1_3".to_string()));
+        assert_eq!(facts["suites"]["tls1_3"]["accepted"].as_array().map(Vec::len), Some(3));
     }
+}
+
+/// TLS-09 bound: a server that never offers STARTTLS is a failure after a bounded number of
+/// fresh connections, not a hang and not a TLS verdict.
+#[tokio::test]
+async fn starttls_never_offered_fails_after_bounded_attempts() {
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    let port = fake_server(move |mut client| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let _ = client.write_all(b"220 mail.example.test ESMTP\r\n").await;
+            let Some(_) = read_command(&mut client).await else { return };
+            let _ = client.write_all(b"250-mail.example.test\r\n250 8BITMIME\r\n").await;
+            let _ = read_command(&mut client).await;
+        }
+    })
+    .await;
+    let mut target = endpoint("mail.example.test", port);
+    target["starttls"] = json!("smtp");
+    let started = std::time::Instant::now();
+    let collection = scan(target).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(collection.observations.is_empty());
+    assert_eq!(collection.failures.len(), 1, "{:?}", collection.failures);
+    assert_eq!(collection.failures[0].kind, FailureKind::Parse);
+    assert!(collection.failures[0].message.ends_with("did not offer starttls on 3 attempts"));
+    // Five protocol probes and two certificate sessions, three attempts each.
+    let made = connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((15..=21).contains(&made), "{made} connections");
 }
 
 /// IMAP and POP3 STARTTLS: capability lists read to their end, then the upgrade.
@@ -932,7 +982,7 @@ async fn tls12_robot_noise_is_inconclusive() {
     let robot = &facts["robot"];
     assert_eq!(robot["status"], "inconclusive", "{robot}");
     assert_eq!(robot["reason"], "inconsistent results between rounds");
-    assert_eq!(robot["rounds"].as_array().map(Vec::len), Some(3));
+    assert!(robot["rounds"].as_array().map_or(0, Vec::len) >= 2, "{robot}");
 }
 
 /// ROBOT against OpenSSL: the same reaction to every variant in every round.
@@ -960,7 +1010,7 @@ async fn robot_on_openssl_is_not_vulnerable() {
     let robot = &facts["robot"];
     assert_eq!(robot["status"], "not_vulnerable", "{robot}");
     let rounds = robot["rounds"].as_array().expect("rounds");
-    assert_eq!(rounds.len(), 3);
+    assert_eq!(rounds.len(), 2);
     assert_eq!(rounds[0], json!(vec!["alert 20"; 5]));
     assert_eq!(facts["forward_secrecy"], "none");
     assert!(rule_ids(facts, "caps").contains(&"cap.no_forward_secrecy".to_string()));
@@ -1086,6 +1136,9 @@ async fn incomplete_chain_is_untrusted() {
     );
     assert_eq!(cert["name_matches"], true);
     assert_eq!(facts["grade"]["grade"], "T");
+    // SSL Labs caps an incomplete chain at B; without the trust problem it would be B.
+    assert!(rule_ids(facts, "caps").contains(&"cap.incomplete_chain".to_string()));
+    assert_eq!(facts["grade"]["grade_ignoring_trust"], "B");
 }
 
 /// A server that accepts TCP and never answers fails in bounded time; others still scan.
@@ -1457,4 +1510,349 @@ async fn read_command(client: &mut TcpStream) -> Option<String> {
         }
     }
     Some(String::from_utf8_lossy(&line).trim_end().to_string())
+}
+
+// ---- heartbleed, renegotiation, hello shapes, timeouts, ocsp --------------------------------
+
+/// How a heartbeat fake answers heartbeat requests.
+#[derive(Clone, Copy, PartialEq)]
+enum Heartbeat {
+    /// Echoes `payload_length` bytes whatever the record held (CVE-2014-0160).
+    Leaks,
+    /// Drops over-long requests, echoes well-formed ones (RFC 6520).
+    Checks,
+    /// Answers any heartbeat with a fatal unexpected_message alert.
+    Alerts,
+}
+
+/// A TLS 1.2 server (RSA key transport, renegotiation_info) that enables the heartbeat
+/// extension when offered and answers heartbeats as `mode` says.
+async fn heartbeat_server(chain_pem: Vec<u8>, mode: Heartbeat) -> u16 {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&chain_pem)
+        .filter_map(Result::ok)
+        .map(|c| c.as_ref().to_vec())
+        .collect();
+    fake_server(move |mut client| {
+        let certs = certs.clone();
+        async move {
+            let Some(record) = read_record(&mut client).await else { return };
+            let Some(hello) = client_hello(&record) else { return };
+            let suite = hello.suites.iter().copied().find(|s| [0x009c, 0x002f].contains(s));
+            let tls13 = hello.extensions.contains(&43);
+            let (Some(suite), true, false) = (suite, hello.version >= 0x0303, tls13) else {
+                let _ = client.write_all(&[0x15, 3, 3, 0, 2, 2, 70]).await;
+                return;
+            };
+            let mut extensions = vec![0xff, 0x01, 0, 1, 0];
+            if hello.extensions.contains(&15) {
+                extensions.extend_from_slice(&[0, 15, 0, 1, 1]);
+            }
+            let mut flight = server_hello_with(0x0303, suite, &extensions);
+            flight.extend(handshake_record(11, &certificate_body(&certs)));
+            flight.extend(handshake_record(14, &[]));
+            if client.write_all(&flight).await.is_err() {
+                return;
+            }
+            while let Some(request) = read_record(&mut client).await {
+                if request[0] != 24 {
+                    return;
+                }
+                let content = &request[5..];
+                let claimed = usize::from(u16::from_be_bytes([content[1], content[2]]));
+                let fits = 3 + claimed + 16 <= content.len();
+                let reply = match mode {
+                    Heartbeat::Alerts => vec![0x15, 3, 3, 0, 2, 2, 10],
+                    Heartbeat::Checks if !fits => continue,
+                    _ => {
+                        let mut echo = vec![2, content[1], content[2]];
+                        let mut payload = content[3..].to_vec();
+                        payload.resize(claimed, 0xee); // "server memory"
+                        echo.extend(&payload[..claimed]);
+                        echo.extend([0u8; 16]);
+                        let mut record = vec![24, 3, 3];
+                        record.extend_from_slice(&(echo.len() as u16).to_be_bytes());
+                        record.extend(echo);
+                        record
+                    }
+                };
+                if client.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// A ServerHello record with the given extension bytes.
+fn server_hello_with(version: u16, suite: u16, extensions: &[u8]) -> Vec<u8> {
+    let mut body = version.to_be_bytes().to_vec();
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(0);
+    body.extend_from_slice(&suite.to_be_bytes());
+    body.push(0);
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(extensions);
+    handshake_record(2, &body)
+}
+
+/// Heartbleed: the over-long heartbeat decides; the leaked bytes are not kept.
+#[tokio::test]
+async fn heartbleed_probe_tells_leaking_from_checking_servers() {
+    let dir = pki();
+    let chain = [read(dir, "www.example.test.pem"), read(dir, "int.pem")].concat();
+    let leaks = heartbeat_server(chain.clone(), Heartbeat::Leaks).await;
+    let checks = heartbeat_server(chain.clone(), Heartbeat::Checks).await;
+    let alerts = heartbeat_server(chain, Heartbeat::Alerts).await;
+    let params = json!({
+        "endpoints": [
+            endpoint("www.example.test", leaks),
+            endpoint("www.example.test", checks),
+            endpoint("www.example.test", alerts),
+        ],
+        "read_timeout_ms": 700,
+    });
+    let collection = scan_with(params).await;
+    assert!(collection.failures.is_empty(), "{:?}", collection.failures);
+    let facts: Vec<&Value> = collection.observations.iter().map(|o| &o.facts).collect();
+    for f in &facts {
+        assert_eq!(protocols(f), ["tls1_2"]);
+    }
+    let leaked = &facts[0]["heartbleed"];
+    assert_eq!(leaked["status"], "vulnerable", "{leaked}");
+    assert_eq!(
+        leaked["reason"],
+        "over-long heartbeat answered with 64 payload bytes for 16 sent: 48 bytes of server memory"
+    );
+    // Record header, type 2, length 64: nothing of what was echoed.
+    assert_eq!(leaked["reply_hex"], "1803030053020040");
+    assert_eq!(facts[0]["grade"]["grade"], "F");
+    assert!(rule_ids(facts[0], "caps").contains(&"cap.heartbleed".to_string()));
+    let checked = &facts[1]["heartbleed"];
+    assert_eq!(checked["status"], "not_vulnerable", "{checked}");
+    assert_eq!(checked["reason"], "over-long heartbeat ignored, well-formed one echoed exactly");
+    assert!(!rule_ids(facts[1], "caps").contains(&"cap.heartbleed".to_string()));
+    let alerted = &facts[2]["heartbleed"];
+    assert_eq!(alerted["status"], "not_vulnerable", "{alerted}");
+    assert_eq!(
+        alerted["reason"],
+        "heartbeat requests refused: fatal alert 10 (unexpected_message)"
+    );
+}
+
+/// Heartbleed against real OpenSSL 3 (heartbeats compiled out): not vulnerable, whatever the
+/// protocol range.
+#[tokio::test]
+async fn heartbleed_on_openssl_is_not_vulnerable() {
+    let dir = pki();
+    let legacy = s_server(
+        dir,
+        &[
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+            "-cipher",
+            "ALL:@SECLEVEL=0",
+            "-cert",
+            "www.example.test.pem",
+            "-key",
+            "www.example.test.key",
+            "-cert_chain",
+            "chain.pem",
+            "-www",
+        ],
+    )
+    .await;
+    let collection = scan(endpoint("www.example.test", legacy.port)).await;
+    let facts = only(&collection);
+    assert_eq!(facts["heartbleed"]["status"], "not_vulnerable", "{}", facts["heartbleed"]);
+    assert_eq!(facts["heartbleed"]["reason"], "heartbeat extension not enabled");
+}
+
+/// Client-initiated renegotiation, probed with a real TLS 1.2 handshake: refused by OpenSSL's
+/// default, accepted with -client_renegotiation.
+#[tokio::test]
+async fn client_renegotiation_refused_and_allowed() {
+    let dir = pki();
+    let common = [
+        "-tls1_2",
+        "-cert",
+        "www.example.test.pem",
+        "-key",
+        "www.example.test.key",
+        "-cert_chain",
+        "chain.pem",
+        "-www",
+    ];
+    let refuses = s_server(dir, &common).await;
+    let allows = s_server(dir, &[&common[..], &["-client_renegotiation"]].concat()).await;
+    let params = json!({ "endpoints": [
+        endpoint("www.example.test", refuses.port), endpoint("www.example.test", allows.port),
+    ]});
+    let collection = scan_with(params).await;
+    assert!(collection.failures.is_empty(), "{:?}", collection.failures);
+    let (a, b) = (&collection.observations[0].facts, &collection.observations[1].facts);
+    let refused = &a["client_renegotiation"];
+    assert_eq!(refused["status"], "not_supported", "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap_or("").starts_with("renegotiation refused"),
+        "{refused}"
+    );
+    let allowed = &b["client_renegotiation"];
+    assert_eq!(allowed["status"], "supported", "{allowed}");
+    assert_eq!(allowed["reason"], "server hello in reply to a renegotiation hello");
+    // Secure renegotiation is there, so accepting client renegotiation caps nothing.
+    assert!(!rule_ids(b, "caps").iter().any(|id| id.contains("renegotiation")));
+}
+
+/// TLS-01/TLS-02 kind: a front that refuses every hello without RFC 5746 signalling, TLS 1.3
+/// ones included. One alert to one hello shape is no proof of absence.
+#[tokio::test]
+async fn tls13_refused_for_one_hello_shape_is_asked_again() {
+    let dir = pki();
+    let backend = s_server(
+        dir,
+        &[
+            "-cert",
+            "www.example.test.pem",
+            "-key",
+            "www.example.test.key",
+            "-cert_chain",
+            "chain.pem",
+            "-www",
+        ],
+    )
+    .await;
+    let back_port = backend.port;
+    let front = fake_server(move |mut client| async move {
+        let Some(hello) = read_record(&mut client).await else { return };
+        let signalled = client_hello(&hello)
+            .is_some_and(|h| h.suites.contains(&0x00ff) || h.extensions.contains(&0xff01));
+        if !signalled {
+            let _ = client.write_all(&[0x15, 3, 1, 0, 2, 2, 0x28]).await;
+            return;
+        }
+        let Ok(mut server) = TcpStream::connect(("127.0.0.1", back_port)).await else { return };
+        if server.write_all(&hello).await.is_ok() {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
+    })
+    .await;
+    let collection = scan(endpoint("www.example.test", front)).await;
+    let facts = only(&collection);
+    assert_eq!(protocols(facts), ["tls1_2", "tls1_3"]);
+    let verdict = &facts["protocols"]["tls1_3"];
+    assert_eq!(
+        verdict["reason"],
+        "first hello refused (fatal alert 40 (handshake_failure)); accepted with rfc 5746 signalling"
+    );
+    assert!(facts["hello_shape"].as_str().is_some_and(|s| s.contains("fatal alert 40")));
+    // Every later TLS 1.3 hello used the accepted shape.
+    assert_eq!(facts["suites"]["tls1_3"]["accepted"].as_array().map(Vec::len), Some(3));
+    assert!(!facts["groups"]["tls1_3"].as_array().is_none_or(Vec::is_empty));
+    assert!(!rule_ids(facts, "warnings").contains(&"warn.no_tls1_3".to_string()));
+    for old in ["ssl3", "tls1_0", "tls1_1"] {
+        assert_eq!(status(facts, old), "not_supported", "{old}");
+    }
+}
+
+/// The configured per-endpoint timeout bounds a scan whatever the server does: this one drips
+/// a never-ending record one byte at a time, inside every read timeout.
+#[tokio::test]
+async fn endpoint_timeout_bounds_a_dripping_server() {
+    let _ = pki(); // made before the clock starts
+    let drip = fake_server(|mut client| async move {
+        let _ = read_record(&mut client).await;
+        for byte in [0x16u8, 3, 3, 0x40, 0].into_iter().chain(std::iter::repeat(2)) {
+            if client.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    })
+    .await;
+    let params = json!({
+        "endpoints": [endpoint("www.example.test", drip), endpoint("www.example.test", drip)],
+        "read_timeout_ms": 1000,
+        "endpoint_timeout_secs": 1,
+    });
+    let started = std::time::Instant::now();
+    let collection = scan_with(params).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(1600), "{elapsed:?}");
+    assert!(collection.observations.is_empty());
+    let failures: Vec<_> =
+        collection.failures.iter().map(|f| (f.kind, f.message.as_str())).collect();
+    assert_eq!(failures, [(FailureKind::Timeout, "scan did not finish within 1 s"); 2]);
+}
+
+/// A stapled OCSP response is reported with its status.
+#[tokio::test]
+async fn ocsp_staple_is_read() {
+    let dir = pki();
+    let serial = String::from_utf8(
+        Command::new("openssl")
+            .args(["x509", "-in", "www.example.test.pem", "-noout", "-serial"])
+            .current_dir(dir)
+            .output()
+            .expect("the openssl CLI is required (Debian package `openssl`)")
+            .stdout,
+    )
+    .expect("serial text");
+    let serial = serial.trim().trim_start_matches("serial=").to_string();
+    let index = format!("V\t351231235959Z\t\t{serial}\tunknown\t/CN=www.example.test\n");
+    std::fs::write(dir.join("ocsp-index.txt"), index).expect("write ocsp index");
+    let request = [
+        "ocsp",
+        "-issuer",
+        "int.pem",
+        "-cert",
+        "www.example.test.pem",
+        "-no_nonce",
+        "-reqout",
+        "ocsp-req.der",
+    ];
+    openssl(dir, &request);
+    let respond = [
+        "ocsp",
+        "-index",
+        "ocsp-index.txt",
+        "-rsigner",
+        "int.pem",
+        "-rkey",
+        "int.key",
+        "-CA",
+        "int.pem",
+        "-reqin",
+        "ocsp-req.der",
+        "-respout",
+        "ocsp.der",
+        "-ndays",
+        "7",
+    ];
+    openssl(dir, &respond);
+    let server = s_server(
+        dir,
+        &[
+            "-cert",
+            "www.example.test.pem",
+            "-key",
+            "www.example.test.key",
+            "-cert_chain",
+            "chain.pem",
+            "-status_file",
+            "ocsp.der",
+            "-www",
+        ],
+    )
+    .await;
+    let collection = scan(endpoint("www.example.test", server.port)).await;
+    let facts = only(&collection);
+    let cert = &facts["certificate"];
+    assert_eq!(cert["ocsp_stapled"], true, "{cert}");
+    assert_eq!(cert["ocsp"]["response_status"], "successful");
+    assert_eq!(cert["ocsp"]["cert_status"], "good");
+    assert!(cert["ocsp"]["next_update"].as_str().is_some_and(|t| t.ends_with('Z')));
 }

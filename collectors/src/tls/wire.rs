@@ -36,8 +36,8 @@ const EXT_STATUS_REQUEST: u16 = 5;
 const EXT_SUPPORTED_GROUPS: u16 = 10;
 const EXT_EC_POINT_FORMATS: u16 = 11;
 const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
-const EXT_HEARTBEAT: u16 = 15;
-const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
+pub(crate) const EXT_HEARTBEAT: u16 = 15;
+pub(crate) const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 const EXT_COOKIE: u16 = 44;
 const EXT_PSK_MODES: u16 = 45;
@@ -75,6 +75,8 @@ pub(crate) struct ClientHello {
     pub(crate) extensions: bool,
     /// Whether the renegotiation_info extension is sent.
     pub(crate) renegotiation_info: bool,
+    /// The client verify_data of the handshake being renegotiated (empty on a first one).
+    pub(crate) renegotiated_verify_data: Vec<u8>,
     /// Whether the heartbeat extension (peer allowed to send) is sent.
     pub(crate) heartbeat: bool,
     /// A cookie echoed from a HelloRetryRequest.
@@ -98,6 +100,7 @@ impl ClientHello {
             supported_versions: if tls13 { vec![TLS13] } else { Vec::new() },
             extensions: version != SSL3,
             renegotiation_info: false,
+            renegotiated_verify_data: Vec::new(),
             heartbeat: false,
             cookie: None,
             random: fresh_random(),
@@ -106,15 +109,21 @@ impl ClientHello {
 
     /// The whole record: header, handshake header and body.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let body = self.body();
-        let mut handshake = vec![1];
-        push_u24(&mut handshake, body.len());
-        handshake.extend_from_slice(&body);
+        let handshake = self.message();
         let mut record = vec![22];
         push_u16(&mut record, self.record_version);
         push_u16(&mut record, handshake.len() as u16);
         record.extend_from_slice(&handshake);
         record
+    }
+
+    /// The handshake message: header and body.
+    pub(crate) fn message(&self) -> Vec<u8> {
+        let body = self.body();
+        let mut handshake = vec![1];
+        push_u24(&mut handshake, body.len());
+        handshake.extend_from_slice(&body);
+        handshake
     }
 
     /// The handshake body: version, random, session id, suites, compression, extensions.
@@ -160,7 +169,9 @@ impl ClientHello {
         }
         push_extension(&mut out, EXT_EXTENDED_MASTER_SECRET, &[]);
         if self.renegotiation_info {
-            push_extension(&mut out, EXT_RENEGOTIATION_INFO, &[0]);
+            let mut data = vec![self.renegotiated_verify_data.len() as u8];
+            data.extend_from_slice(&self.renegotiated_verify_data);
+            push_extension(&mut out, EXT_RENEGOTIATION_INFO, &data);
         }
         if !self.supported_versions.is_empty() {
             let mut versions = vec![(self.supported_versions.len() * 2) as u8];
@@ -202,6 +213,8 @@ pub(crate) struct ServerHello {
     pub(crate) version: u16,
     /// Whether the random is the HelloRetryRequest value.
     pub(crate) retry_request: bool,
+    /// The server random.
+    pub(crate) random: [u8; 32],
     /// The chosen cipher suite.
     pub(crate) suite: u16,
     /// The chosen compression method.
@@ -279,6 +292,8 @@ pub(crate) struct Flight {
     pub(crate) key_exchange: Option<Vec<u8>>,
     /// A CertificateStatus (OCSP) blob.
     pub(crate) ocsp: Option<Vec<u8>>,
+    /// Every whole handshake message received, in order (for a handshake transcript).
+    pub(crate) transcript: Vec<u8>,
 }
 
 /// How many leading reply bytes are kept as evidence.
@@ -295,6 +310,7 @@ pub(crate) struct FlightParser {
     certificates: Vec<Vec<u8>>,
     key_exchange: Option<Vec<u8>>,
     ocsp: Option<Vec<u8>>,
+    transcript: Vec<u8>,
     end: Option<End>,
 }
 
@@ -331,6 +347,7 @@ impl FlightParser {
             certificates: self.certificates,
             key_exchange: self.key_exchange,
             ocsp: self.ocsp,
+            transcript: self.transcript,
         }
     }
 
@@ -402,6 +419,7 @@ impl FlightParser {
                 return;
             }
             let message: Vec<u8> = self.handshake.drain(..total).collect();
+            self.transcript.extend_from_slice(&message);
             self.on_message(&message, until);
         }
     }
@@ -461,6 +479,7 @@ fn parse_server_hello(message: &[u8]) -> Result<ServerHello, String> {
         legacy_version,
         version: legacy_version,
         retry_request: contents.random == HRR_RANDOM,
+        random: contents.random.try_into().unwrap_or([0; 32]),
         suite: contents.cipher.0,
         compression: contents.compression.0,
         extensions,

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# TLS collector benchmark (not a test): 1 endpoint vs 20 endpoints, in two settings, one run.
+#
+# 1. loopback: 21 `openssl s_server` processes on 127.0.0.1, scanned directly. On a small
+#    machine this is CPU-bound: every accepted probe costs the server an RSA signature or
+#    decryption, and 20 servers share the cores with the scanner.
+# 2. latency: the same servers behind real network delay. The script creates a network
+#    namespace, brings up its loopback, and adds `tc qdisc netem delay` there; servers and
+#    scanner then run inside the namespace, so all traffic stays in it. If the kernel has no
+#    netem (some VM kernels ship without sch_netem), the script says so and puts a userspace
+#    delay relay (python3 asyncio, DELAY_MS per direction, connection setup 2*DELAY_MS) in
+#    front of each server on 127.0.0.1 instead.
+#
+# Prints wall times of one and of twenty endpoints and the ratio per setting (target < 2).
+# Usage: deploy/bench/tls-concurrency.sh   (root for the namespace; DELAY_MS default 25)
+# Nothing leaves the machine: servers listen on 127.0.0.1, names are *.example.test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+delay=${DELAY_MS:-25}
+for tool in openssl python3 ip tc; do
+  command -v "$tool" > /dev/null || { echo "missing: $tool (apt-get install openssl iproute2 python3)" >&2; exit 1; }
+done
+work=$(mktemp -d -t tls-conc.XXXXXX)
+ns=beweis-bench-$$
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  ip netns del "$ns" 2> /dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pki=$work/pki && mkdir -p "$pki" && cd "$pki"
+q() { "$@" > /dev/null 2>&1; }
+q openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Test Root CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout ca.key -out ca.pem
+q openssl req -newkey rsa:2048 -nodes -subj "/CN=Test Intermediate CA" -keyout int.key -out int.csr
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > int.ext
+q openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+  -extfile int.ext -out int.pem
+q openssl req -newkey rsa:2048 -nodes -subj "/CN=www.example.test" -keyout www.key -out www.csr
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:www.example.test\n' > www.ext
+q openssl x509 -req -in www.csr -CA int.pem -CAkey int.key -CAcreateserial -days 365 -sha256 \
+  -extfile www.ext -out www.pem
+cd "$repo"
+
+cargo build --release -q -p collectors --example tls_bench
+bench=$repo/target/release/examples/tls_bench
+
+# The delay relay used when netem is missing: listen port -> target port, DELAY ms each way.
+cat > "$work/relay.py" <<'PY'
+import asyncio, sys
+delay = int(sys.argv[1]) / 1000
+pairs = [tuple(map(int, p.split(":"))) for p in sys.argv[2:]]
+async def pump(reader, writer):
+    queue = asyncio.Queue()
+    async def deliver():
+        while True:
+            at, data = await queue.get()
+            await asyncio.sleep(max(0, at - loop.time()))
+            if data is None:
+                writer.close(); return
+            writer.write(data); await writer.drain()
+    task = asyncio.ensure_future(deliver())
+    try:
+        while data := await reader.read(65536):
+            queue.put_nowait((loop.time() + delay, data))
+    except ConnectionError:
+        pass
+    queue.put_nowait((loop.time() + delay, None))
+    await task
+async def handle(reader, writer, target):
+    await asyncio.sleep(2 * delay)  # the TCP handshake's round trip
+    try:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+    except OSError:
+        writer.close(); return
+    await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer), return_exceptions=True)
+async def main():
+    for listen, target in pairs:
+        await asyncio.start_server(lambda r, w, t=target: handle(r, w, t), "127.0.0.1", listen)
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+PY
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {  # [netns prefix...] port
+  local port=${*: -1}
+  for _ in $(seq 100); do
+    "${@:1:$#-1}" bash -c "echo > /dev/tcp/127.0.0.1/$port" 2> /dev/null && return; sleep 0.05
+  done
+  echo "port $port did not open" >&2; exit 1
+}
+serve() {  # [netns prefix...] port
+  local port=${*: -1}
+  (cd "$pki" && exec "${@:1:$#-1}" openssl s_server -quiet -accept "127.0.0.1:$port" \
+     -cert www.pem -key www.key -cert_chain int.pem -www < /dev/null > /dev/null 2>&1) &
+  pids+=($!)
+}
+params() {  # ports... -> params JSON
+  local list="" p
+  for p in "$@"; do
+    list+="${list:+,}{\"host\":\"www.example.test\",\"port\":$p,\"addresses\":[\"127.0.0.1\"]}"
+  done
+  echo "{\"ca_file\":\"$pki/ca.pem\",\"concurrency\":20,\"endpoints\":[$list]}"
+}
+measure() {  # label, [netns prefix...] -- ports...
+  local label=$1; shift
+  local prefix=() ports=()
+  while [ "$1" != "--" ]; do prefix+=("$1"); shift; done; shift
+  ports=("$@")
+  params "${ports[0]}" > "$work/one.json"; params "${ports[@]:1}" > "$work/twenty.json"
+  "${prefix[@]}" "$bench" "$work/one.json" > "$work/warm.json"  # warm caches, not timed
+  local one twenty
+  one=$("${prefix[@]}" "$bench" "$work/one.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["failures"], d["failures"]; print(d["elapsed_ms"])')
+  twenty=$("${prefix[@]}" "$bench" "$work/twenty.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["failures"], d["failures"]; assert len(d["observations"]) == 20; print(d["elapsed_ms"])')
+  python3 -c "print(f'== $label: 1 endpoint $one ms, 20 endpoints $twenty ms, ratio {$twenty / max(1, $one):.2f} (target < 2)')"
+}
+
+# 1. loopback, CPU-bound
+ports=(); for _ in $(seq 21); do p=$(free_port); serve "$p"; ports+=("$p"); done
+for p in "${ports[@]}"; do wait_port "$p"; done
+measure "loopback (cpu-bound, $(nproc) cores)" -- "${ports[@]}"
+for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; pids=()
+
+# 2. behind latency: netem in a namespace of our own, else the relay
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+if err=$(ip netns exec "$ns" tc qdisc add dev lo root netem delay "${delay}ms" 2>&1); then
+  inns=(ip netns exec "$ns")
+  ports=(); for i in $(seq 21); do p=$((20000 + i)); serve "${inns[@]}" "$p"; ports+=("$p"); done
+  for p in "${ports[@]}"; do wait_port "${inns[@]}" "$p"; done
+  measure "netem ${delay} ms each way (namespace $ns)" "${inns[@]}" -- "${ports[@]}"
+else
+  echo "note: netem unavailable in this kernel ($err); using the userspace delay relay"
+  backs=(); fronts=(); pairs=()
+  for _ in $(seq 21); do
+    b=$(free_port); f=$(free_port); serve "$b"; backs+=("$b"); fronts+=("$f"); pairs+=("$f:$b")
+  done
+  for p in "${backs[@]}"; do wait_port "$p"; done
+  python3 "$work/relay.py" "$delay" "${pairs[@]}" > "$work/relay.out" & pids+=($!)
+  for p in "${fronts[@]}"; do wait_port "$p"; done
+  measure "relay ${delay} ms each way (userspace)" -- "${fronts[@]}"
+fi
