@@ -703,6 +703,8 @@ async fn tls07_a_plus_and_a_minus_follow_the_current_rules() {
     assert_eq!(facts[2]["grade"]["warnings"][0]["text"], "HSTS missing");
     for f in &facts {
         assert!(f["fallback_scsv"]["status"].is_string());
+        let rules = [rule_ids(f, "caps"), rule_ids(f, "warnings")].concat();
+        assert!(!rules.iter().any(|id| id.contains("fallback")), "{rules:?}");
     }
 }
 
@@ -916,6 +918,11 @@ async fn tls10_tls13_only_server() {
     let facts = only(&collection);
     assert_eq!(protocols(facts), ["tls1_3"]);
     assert_eq!(suite_ids(facts, "tls1_3"), ["0x1301", "0x1302", "0x1303"]);
+    for old in ["ssl3", "tls1_0", "tls1_1", "tls1_2"] {
+        assert_eq!(status(facts, old), "not_supported", "{old}: {}", facts["protocols"][old]);
+    }
+    assert_eq!(facts["robot"]["status"], "not_applicable");
+    assert_eq!(facts["heartbleed"]["status"], "not_applicable");
     for feature in ["secure_renegotiation", "compression", "fallback_scsv", "client_renegotiation"]
     {
         assert_eq!(facts[feature]["status"], "not_applicable", "{feature}: {}", facts[feature]);
