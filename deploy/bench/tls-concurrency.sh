@@ -11,7 +11,8 @@
 #    delay relay (python3 asyncio, DELAY_MS per direction, connection setup 2*DELAY_MS) in
 #    front of each server on 127.0.0.1 instead.
 #
-# Prints wall times of one and of twenty endpoints and the ratio per setting (target < 2).
+# Prints, per setting, wall times of one and of twenty endpoints and their ratio (target < 2),
+# with the CPU time the scanner and the servers used during each run.
 # Usage: deploy/bench/tls-concurrency.sh   (root for the namespace; DELAY_MS default 25)
 # Nothing leaves the machine: servers listen on 127.0.0.1, names are *.example.test.
 set -euo pipefail
@@ -108,17 +109,44 @@ params() {  # ports... -> params JSON
   done
   echo "{\"ca_file\":\"$pki/ca.pem\",\"concurrency\":20,\"endpoints\":[$list]}"
 }
+tick_ms=$((1000 / $(getconf CLK_TCK)))
+server_cpu_ms() {  # CPU (user + system) used so far by the servers started, in ms
+  local total=0 pid
+  for pid in "${pids[@]}"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo $((total * tick_ms))
+}
+run() {  # params file, [netns prefix...] -> "wall_ms scanner_cpu_ms server_cpu_ms"
+  local file=$1; shift
+  local before after
+  before=$(server_cpu_ms)
+  TIMEFORMAT='%3U %3S'
+  { time "$@" "$bench" "$file" > "$work/out.json"; } 2> "$work/time.txt"
+  after=$(server_cpu_ms)
+  python3 - "$work/out.json" "$work/time.txt" $((after - before)) <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert not d["failures"], d["failures"]
+user, system = map(float, open(sys.argv[2]).read().split())
+print(d["elapsed_ms"], round((user + system) * 1000), sys.argv[3], len(d["observations"]))
+PY
+}
 measure() {  # label, [netns prefix...] -- ports...
   local label=$1; shift
   local prefix=() ports=()
   while [ "$1" != "--" ]; do prefix+=("$1"); shift; done; shift
   ports=("$@")
   params "${ports[0]}" > "$work/one.json"; params "${ports[@]:1}" > "$work/twenty.json"
-  "${prefix[@]}" "$bench" "$work/one.json" > "$work/warm.json"  # warm caches, not timed
-  local one twenty
-  one=$("${prefix[@]}" "$bench" "$work/one.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["failures"], d["failures"]; print(d["elapsed_ms"])')
-  twenty=$("${prefix[@]}" "$bench" "$work/twenty.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["failures"], d["failures"]; assert len(d["observations"]) == 20; print(d["elapsed_ms"])')
-  python3 -c "print(f'== $label: 1 endpoint $one ms, 20 endpoints $twenty ms, ratio {$twenty / max(1, $one):.2f} (target < 2)')"
+  run "$work/one.json" "${prefix[@]}" > /dev/null  # warm caches, not counted
+  read -r one one_cpu one_srv _ < <(run "$work/one.json" "${prefix[@]}")
+  read -r twenty twenty_cpu twenty_srv count < <(run "$work/twenty.json" "${prefix[@]}")
+  [ "$count" = 20 ] || { echo "expected 20 observations, got $count" >&2; exit 1; }
+  echo "== $label"
+  echo "   1 endpoint:   $one ms wall, scanner cpu $one_cpu ms, servers cpu $one_srv ms"
+  echo "   20 endpoints: $twenty ms wall, scanner cpu $twenty_cpu ms, servers cpu $twenty_srv ms"
+  python3 -c "print(f'   ratio 20/1: {$twenty / max(1, $one):.2f} (target < 2)')"
 }
 
 # 1. loopback, CPU-bound

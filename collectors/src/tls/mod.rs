@@ -8,10 +8,11 @@
 //! [`SubjectFailure`](crate::SubjectFailure) or `inconclusive` probe verdicts, never a hang.
 //!
 //! It reports facts; it does not judge. Verdicts about the server come only from the server's
-//! bytes: protocol and suite probes are hand-built hellos (`wire`, `probe`), certificates come
-//! from a rustls session whose verifier records instead of rejecting (`cert`), headers are
-//! scored by `headers`, and `grade` applies the SSL Labs rating rules. Neighbours: the contract
-//! in the crate root.
+//! bytes: protocol and suite probes are hand-built hellos (`wire`, `probe`), with Heartbleed,
+//! client renegotiation and ROBOT in their own modules; certificates come from rustls sessions
+//! (run beside the probes) whose verifier records instead of rejecting (`cert`, `ocsp`),
+//! headers are scored by `headers`, and `grade` applies the SSL Labs rating rules. Neighbours:
+//! the contract in the crate root.
 
 mod cert;
 mod grade;

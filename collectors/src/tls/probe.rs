@@ -440,15 +440,12 @@ impl Prober {
         }
         let mut results: Vec<Option<Result<(Flight, u32), NetError>>> = Vec::new();
         results.resize_with(count, || None);
-        let mut sent: Vec<Option<ClientHello>> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             let Ok((index, result)) = joined else { continue };
             results[index] = Some(result);
         }
+        let mut sent: Vec<Option<ClientHello>> = retry_hellos.into_iter().map(Some).collect();
         sent.resize_with(count, || None);
-        for (index, hello) in retry_hellos.into_iter().enumerate() {
-            sent[index] = Some(hello);
-        }
         // When no probe of a batch got through, the endpoint does not offer STARTTLS at all:
         // no second series then.
         let any_through = count == 1 || results.iter().any(|r| matches!(r, Some(Ok(_))));
@@ -472,6 +469,7 @@ impl Prober {
         out
     }
 
+    /// One probe on a fresh connection (and STARTTLS dialogue), with no other of its batch.
     async fn retry_alone(
         &self,
         hello: &ClientHello,
@@ -781,7 +779,12 @@ impl Prober {
         let forward = accepted.to_vec();
         let mut backward = forward.clone();
         backward.reverse();
-        let hellos = vec![self.hello(version, forward), self.hello(version, backward)];
+        let hellos = if version == TLS13 {
+            // Shareless, as for the suites: the HelloRetryRequest names the choice.
+            vec![self.tls13_hello(forward, true), self.tls13_hello(backward, true)]
+        } else {
+            vec![self.hello(version, forward), self.hello(version, backward)]
+        };
         let results = self.send_all(hellos, Until::ServerHello).await;
         let choices: Vec<Option<u16>> = results
             .iter()
@@ -796,8 +799,30 @@ impl Prober {
         }
     }
 
+    /// TLS 1.3 suites, one per hello. The hellos carry no key share: the HelloRetryRequest
+    /// that asks for one names the chosen suite too, and costs the server no key agreement and
+    /// no signature. Should that shape find nothing, hellos with a key share decide.
     async fn tls13_suites(&mut self) {
-        let hellos = TLS13_SUITES.iter().map(|s| self.hello(TLS13, vec![*s])).collect();
+        let (mut list, mut accepted) = self.tls13_suites_shaped(true).await;
+        if accepted.is_empty() {
+            (list, accepted) = self.tls13_suites_shaped(false).await;
+        }
+        list.server_order = self.server_order(TLS13, &accepted).await;
+        list.accepted = accepted.iter().map(|id| describe_suite(*id)).collect();
+        self.report.suites.insert(version_name(TLS13), list);
+    }
+
+    /// A TLS 1.3 hello without key share when `shareless`, so that a HelloRetryRequest answers.
+    fn tls13_hello(&self, suites: Vec<u16>, shareless: bool) -> ClientHello {
+        let mut hello = self.hello(TLS13, suites);
+        if shareless {
+            hello.key_shares = Vec::new();
+        }
+        hello
+    }
+
+    async fn tls13_suites_shaped(&mut self, shareless: bool) -> (SuiteList, Vec<u16>) {
+        let hellos = TLS13_SUITES.iter().map(|s| self.tls13_hello(vec![*s], shareless)).collect();
         let results = self.send_all(hellos, Until::ServerHello).await;
         let mut list = SuiteList::default();
         let mut accepted = Vec::new();
@@ -817,9 +842,7 @@ impl Prober {
                 Err(error) => list.inconclusive.push(format!("0x{suite:04x}: {error}")),
             }
         }
-        list.server_order = self.server_order(TLS13, &accepted).await;
-        list.accepted = accepted.iter().map(|id| describe_suite(*id)).collect();
-        self.report.suites.insert(version_name(TLS13), list);
+        (list, accepted)
     }
 
     /// TLS 1.3 groups: each offered alone without a key share; a HelloRetryRequest for it (or
