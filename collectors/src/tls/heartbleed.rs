@@ -71,7 +71,7 @@ enum Answer {
 }
 
 /// Reads records until a heartbeat response, an alert, the end of the connection, or the read
-/// timeout; other handshake records are skipped.
+/// timeout; other handshake records and survivable warning alerts are skipped.
 async fn read_answer(stream: &mut TcpStream, dialer: &Dialer) -> Answer {
     let deadline = Instant::now() + dialer.read_timeout;
     for _ in 0..8 {
@@ -96,7 +96,11 @@ async fn read_answer(stream: &mut TcpStream, dialer: &Dialer) -> Answer {
         match header[0] {
             HEARTBEAT => return Answer::Heartbeat(header, content),
             21 if content.len() == 2 => {
-                return Answer::Alert(Alert { level: content[0], description: content[1] })
+                // As everywhere: warnings that a handshake survives are skipped.
+                let alert = Alert { level: content[0], description: content[1] };
+                if alert.is_fatal() {
+                    return Answer::Alert(alert);
+                }
             }
             22 => continue,
             kind => return Answer::Other(format!("record type {kind}")),

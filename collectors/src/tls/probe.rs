@@ -31,8 +31,9 @@ use super::wire::{
     SCSV_RENEGOTIATION, TLS13,
 };
 
-/// How many probes of one endpoint run at the same time.
-const PROBE_CONCURRENCY: usize = 8;
+/// How many probe connections of one endpoint address are open at the same time, over all
+/// phases running side by side.
+const PROBE_CONCURRENCY: usize = 12;
 
 /// The three probe outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -247,6 +248,8 @@ pub(crate) struct Prober {
     sni: Option<String>,
     /// Whether every hello (TLS 1.3 ones too) carries both RFC 5746 signals.
     signalling: bool,
+    /// Shared by this prober's forks: the bound on open probe connections.
+    limit: Arc<Semaphore>,
     report: ProbeReport,
 }
 
@@ -263,7 +266,8 @@ enum Phase {
 impl Prober {
     /// A prober for one address; `sni` is sent in every hello (never an IP literal).
     pub(crate) fn new(dialer: Dialer, sni: Option<String>) -> Prober {
-        Prober { dialer, sni, signalling: false, report: ProbeReport::default() }
+        let limit = Arc::new(Semaphore::new(PROBE_CONCURRENCY));
+        Prober { dialer, sni, signalling: false, limit, report: ProbeReport::default() }
     }
 
     /// Runs every probe. Fails only if no probe could connect at all.
@@ -354,6 +358,7 @@ impl Prober {
             dialer: self.dialer.clone(),
             sni: self.sni.clone(),
             signalling: self.signalling,
+            limit: Arc::clone(&self.limit),
             report,
         }
     }
@@ -418,13 +423,12 @@ impl Prober {
         hellos: Vec<ClientHello>,
         until: Until,
     ) -> Vec<Result<Flight, NetError>> {
-        let limit = Arc::new(Semaphore::new(PROBE_CONCURRENCY));
         let mut tasks = JoinSet::new();
         let count = hellos.len();
         let retry_hellos = if self.dialer.starttls.is_some() { hellos.clone() } else { Vec::new() };
         for (index, hello) in hellos.into_iter().enumerate() {
             let dialer = self.dialer.clone();
-            let limit = Arc::clone(&limit);
+            let limit = Arc::clone(&self.limit);
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let result = match dialer.open().await {

@@ -91,7 +91,8 @@ impl Session {
         let End::Hello(server) = &flight.end else {
             return Err(end_reason(&flight.end));
         };
-        if server.version != TLS12 || !SUITES.contains(&server.suite) {
+        // A suite that was not offered is a protocol violation `probe` reports; no session.
+        if server.version != TLS12 || !hello.suites.contains(&server.suite) {
             return Err(format!("server chose suite 0x{:04x}", server.suite));
         }
         let params = flight.key_exchange.as_deref().ok_or("no server key exchange")?;
@@ -193,7 +194,9 @@ impl Session {
                 (20, _) => changed = true,
                 (21, false) if content.len() == 2 => {
                     let alert = super::wire::Alert { level: content[0], description: content[1] };
-                    return Err(format!("handshake refused: {}", alert_text(&alert)));
+                    if alert.is_fatal() {
+                        return Err(format!("handshake refused: {}", alert_text(&alert)));
+                    }
                 }
                 (22, true) => {
                     return match self.open(22, &content) {
