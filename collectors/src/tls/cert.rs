@@ -373,6 +373,9 @@ pub(crate) fn analyse(
     let names = san_names(leaf);
     let (trusted, trust_error) = check_trust(chain, &parsed, &names, trust);
     let (key_type, key_bits) = key_info(leaf);
+    // FIXME(chain-aia): a missing intermediate is not fetched from the leaf's AIA URL (the
+    // collector makes no outbound fetches), so a chain SSL Labs completes and trusts (B) is
+    // untrusted here (T, B ignoring trust).
     let in_order = parsed.windows(2).all(|w| w[0].issuer().as_raw() == w[1].subject().as_raw());
     let last = parsed.last().expect("non-empty: leaf exists");
     let complete = in_order
