@@ -286,6 +286,7 @@ impl Prober {
         self.run_side_by_side(first, &supported).await;
         let second = vec![Phase::LegacyGroups, Phase::Weaknesses, Phase::Robot];
         self.run_side_by_side(second, &supported).await;
+        self.client_renegotiation(&supported).await;
         Ok(self.report)
     }
 
@@ -939,7 +940,6 @@ impl Prober {
                 &mut self.report.secure_renegotiation,
                 &mut self.report.compression,
                 &mut self.report.heartbleed,
-                &mut self.report.client_renegotiation,
             ] {
                 *slot = Some(Feature::new(status, reason, None));
             }
@@ -955,10 +955,9 @@ impl Prober {
         let mut heartbeat = plain.clone();
         heartbeat.heartbeat = true;
         let hellos = vec![unsignalled, compressed];
-        let (results, heartbleed, client_renegotiation) = tokio::join!(
+        let (results, heartbleed) = tokio::join!(
             self.fork().send_all_owned(hellos, Until::ServerHello),
             super::heartbleed::probe(&self.dialer, heartbeat),
-            super::renegotiation::probe(&self.dialer, self.hello(version, suites.clone()), version),
         );
         let (results, part) = results;
         self.merge(part);
@@ -978,7 +977,20 @@ impl Prober {
         };
         self.report.compression = Some(compression(compressed.as_ref()));
         self.report.heartbleed = Some(heartbleed);
-        self.report.client_renegotiation = Some(client_renegotiation);
+    }
+
+    /// Client-initiated renegotiation, after every other probe: a server that refuses it may
+    /// stall before its next read (OpenSSL's s_server -www sleeps a second, for every client),
+    /// which must not hold up the other probes.
+    async fn client_renegotiation(&mut self, supported: &[u16]) {
+        let Some(version) = supported.iter().copied().filter(|v| *v != TLS13).max() else {
+            let reason = "no protocol before tls 1.3";
+            self.report.client_renegotiation = Some(Feature::new("not_applicable", reason, None));
+            return;
+        };
+        let hello = self.hello(version, self.report.accepted_ids(version));
+        let feature = super::renegotiation::probe(&self.dialer, hello, version).await;
+        self.report.client_renegotiation = Some(feature);
     }
 
     /// `send_all` on an owned fork, so that it can run beside borrowing probes.

@@ -5,7 +5,8 @@
 //! AES-128-GCM, the RFC 5246 PRF, extended master secret when the server agrees) and then sends
 //! an encrypted ClientHello carrying RFC 5746 renegotiation_info with the client verify_data. A
 //! ServerHello in reply is `supported`; a no_renegotiation or fatal alert, or a close, is
-//! `not_supported`. Nothing but these records is sent, and no application data.
+//! `not_supported`. Nothing but these records and a closing close_notify is sent, and no
+//! application data.
 //!
 //! Written here because no TLS library we may depend on can do it: rustls refuses
 //! renegotiation by design, and OpenSSL is excluded (the collector's verdicts must never
@@ -67,8 +68,12 @@ pub(crate) async fn probe(dialer: &Dialer, hello: ClientHello, version: u16) -> 
     again.random = fresh_random();
     again.renegotiation_info = true;
     again.renegotiated_verify_data = session.client_verify.clone();
-    let record = session.seal(22, &again.message());
-    if !matches!(timeout(dialer.read_timeout, stream.write_all(&record)).await, Ok(Ok(()))) {
+    // close_notify right behind the hello: the server answers the hello first, then finds the
+    // connection ending instead of waiting for more (OpenSSL's s_server -www sleeps a second,
+    // stalling every other client, when a read finds nothing).
+    let mut records = session.seal(22, &again.message());
+    records.extend(session.seal(21, &[1, 0]));
+    if !matches!(timeout(dialer.read_timeout, stream.write_all(&records)).await, Ok(Ok(()))) {
         return Feature::new("inconclusive", "renegotiation hello could not be sent", None);
     }
     session.answer(&mut stream, dialer).await
