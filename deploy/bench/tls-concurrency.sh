@@ -50,11 +50,12 @@ cd "$repo"
 cargo build --release -q -p collectors --example tls_bench
 bench=$repo/target/release/examples/tls_bench
 
-# The delay relay used when netem is missing: listen port -> target port, DELAY ms each way.
+# The delay relay used when netem is missing: one listener (port 0) per target port, DELAY ms
+# each way; prints the listening ports in target order, then "ready".
 cat > "$work/relay.py" <<'PY'
 import asyncio, sys
 delay = int(sys.argv[1]) / 1000
-pairs = [tuple(map(int, p.split(":"))) for p in sys.argv[2:]]
+targets = [int(p) for p in sys.argv[2:]]
 async def pump(reader, writer):
     queue = asyncio.Queue()
     async def deliver():
@@ -80,8 +81,9 @@ async def handle(reader, writer, target):
         writer.close(); return
     await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer), return_exceptions=True)
 async def main():
-    for listen, target in pairs:
-        await asyncio.start_server(lambda r, w, t=target: handle(r, w, t), "127.0.0.1", listen)
+    for target in targets:
+        server = await asyncio.start_server(lambda r, w, t=target: handle(r, w, t), "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
     print("ready", flush=True)
     await asyncio.Event().wait()
 loop = asyncio.new_event_loop()
@@ -168,12 +170,11 @@ if err=$(ip netns exec "$ns" tc qdisc add dev lo root netem delay "${delay}ms" 2
   measure "netem ${delay} ms each way (namespace $ns)" "${inns[@]}" -- "${ports[@]}"
 else
   echo "note: netem unavailable in this kernel ($err); using the userspace delay relay"
-  backs=(); fronts=(); pairs=()
-  for _ in $(seq 21); do
-    b=$(free_port); f=$(free_port); serve "$b"; backs+=("$b"); fronts+=("$f"); pairs+=("$f:$b")
-  done
+  backs=()
+  for _ in $(seq 21); do b=$(free_port); serve "$b"; backs+=("$b"); done
   for p in "${backs[@]}"; do wait_port "$p"; done
-  python3 "$work/relay.py" "$delay" "${pairs[@]}" > "$work/relay.out" & pids+=($!)
-  for p in "${fronts[@]}"; do wait_port "$p"; done
+  python3 "$work/relay.py" "$delay" "${backs[@]}" > "$work/relay.out" & pids+=($!)
+  for _ in $(seq 100); do grep -q ready "$work/relay.out" && break; sleep 0.05; done
+  mapfile -t fronts < <(grep -v ready "$work/relay.out")
   measure "relay ${delay} ms each way (userspace)" -- "${fronts[@]}"
 fi
