@@ -3,13 +3,17 @@
 #
 # 1. loopback: 21 `openssl s_server` processes on 127.0.0.1, scanned directly. On a small
 #    machine this is CPU-bound: every accepted probe costs the server an RSA signature or
-#    decryption, and 20 servers share the cores with the scanner.
+#    decryption, and 20 servers share the cores with the scanner. Then the same with one
+#    nginx (2 workers) serving 21 TLS ports, if nginx is installed.
 # 2. latency: the same servers behind real network delay. The script creates a network
 #    namespace, brings up its loopback, and adds `tc qdisc netem delay` there; servers and
 #    scanner then run inside the namespace, so all traffic stays in it. If the kernel has no
 #    netem (some VM kernels ship without sch_netem), the script says so and puts a userspace
 #    delay relay (python3 asyncio, DELAY_MS per direction, connection setup 2*DELAY_MS) in
-#    front of each server on 127.0.0.1 instead.
+#    front of each server on 127.0.0.1 instead. s_server is single-threaded and serves one
+#    connection at a time, so behind latency it serialises the probes of an endpoint; nginx,
+#    which serves connections concurrently like production servers, shows the scanner's own
+#    latency behaviour.
 #
 # Prints, per setting, wall times of one and of twenty endpoints and their ratio (target < 2),
 # with the CPU time the scanner and the servers used during each run.
@@ -19,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 delay=${DELAY_MS:-25}
+command -v nginx > /dev/null || echo "note: no nginx (apt-get install nginx-light): s_server only"
 for tool in openssl python3 ip tc; do
   command -v "$tool" > /dev/null || { echo "missing: $tool (apt-get install openssl iproute2 python3)" >&2; exit 1; }
 done
@@ -112,9 +117,9 @@ params() {  # ports... -> params JSON
   echo "{\"ca_file\":\"$pki/ca.pem\",\"concurrency\":20,\"endpoints\":[$list]}"
 }
 tick_ms=$((1000 / $(getconf CLK_TCK)))
-server_cpu_ms() {  # CPU (user + system) used so far by the servers started, in ms
-  local total=0 pid
-  for pid in "${pids[@]}"; do
+server_cpu_ms() {  # CPU (user + system) used so far by the servers started (and their
+  local total=0 pid   # children: nginx workers), in ms
+  for pid in "${pids[@]}" $(for p in "${pids[@]}"; do pgrep -P "$p"; done); do
     [ -r "/proc/$pid/stat" ] || continue
     total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
   done
@@ -154,11 +159,37 @@ measure() {  # label, [netns prefix...] -- ports...
   python3 -c "print(f'   ratio 20/1: {$twenty / max(1, $one):.2f} (target < 2)')"
 }
 
+nginx_serve() {  # ports... : one nginx, 2 workers, a TLS 1.2 + 1.3 server block per port
+  local dir=$work/nginx p
+  mkdir -p "$dir/logs"
+  cat "$pki/www.pem" "$pki/int.pem" > "$dir/fullchain.pem"
+  { echo "worker_processes 2; daemon off; pid $dir/nginx.pid; error_log $dir/logs/error.log;"
+    echo "events { worker_connections 1024; }"
+    echo "http { access_log off; client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
+    echo "  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;"
+    for p in "$@"; do
+      echo "  server { listen 127.0.0.1:$p ssl; server_name www.example.test;"
+      echo "    ssl_certificate $dir/fullchain.pem; ssl_certificate_key $pki/www.key;"
+      echo "    ssl_protocols TLSv1.2 TLSv1.3;"
+      echo "    location / { add_header Strict-Transport-Security "max-age=31536000"; return 200 ok; } }"
+    done
+    echo "}"; } > "$dir/nginx.conf"
+  nginx -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" & pids+=($!)
+  for p in "$@"; do wait_port "$p"; done
+}
+stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; pids=(); sleep 0.5; }
+
 # 1. loopback, CPU-bound
 ports=(); for _ in $(seq 21); do p=$(free_port); serve "$p"; ports+=("$p"); done
 for p in "${ports[@]}"; do wait_port "$p"; done
-measure "loopback (cpu-bound, $(nproc) cores)" -- "${ports[@]}"
-for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; pids=()
+measure "s_server, loopback (cpu-bound, $(nproc) cores)" -- "${ports[@]}"
+stop_all
+if command -v nginx > /dev/null; then
+  ports=(); for _ in $(seq 21); do ports+=("$(free_port)"); done
+  nginx_serve "${ports[@]}"
+  measure "nginx, loopback (cpu-bound, $(nproc) cores)" -- "${ports[@]}"
+  stop_all
+fi
 
 # 2. behind latency: netem in a namespace of our own, else the relay
 ip netns add "$ns"
@@ -173,8 +204,19 @@ else
   backs=()
   for _ in $(seq 21); do b=$(free_port); serve "$b"; backs+=("$b"); done
   for p in "${backs[@]}"; do wait_port "$p"; done
-  python3 "$work/relay.py" "$delay" "${backs[@]}" > "$work/relay.out" & pids+=($!)
-  for _ in $(seq 100); do grep -q ready "$work/relay.out" && break; sleep 0.05; done
-  mapfile -t fronts < <(grep -v ready "$work/relay.out")
-  measure "relay ${delay} ms each way (userspace)" -- "${fronts[@]}"
+  relay() {  # label, back ports...
+    local label=$1; shift
+    rm -f "$work/relay.out"
+    python3 "$work/relay.py" "$delay" "$@" > "$work/relay.out" & pids+=($!)
+    for _ in $(seq 100); do grep -q ready "$work/relay.out" 2> /dev/null && break; sleep 0.05; done
+    mapfile -t fronts < <(grep -v ready "$work/relay.out")
+    measure "$label, relay ${delay} ms each way (userspace)" -- "${fronts[@]}"
+  }
+  relay "s_server" "${backs[@]}"
+  stop_all
+  if command -v nginx > /dev/null; then
+    backs=(); for _ in $(seq 21); do backs+=("$(free_port)"); done
+    nginx_serve "${backs[@]}"
+    relay "nginx" "${backs[@]}"
+  fi
 fi
