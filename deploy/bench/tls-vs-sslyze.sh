@@ -182,7 +182,8 @@ for name in ("good", "weak"):
                 print(f"     {ver}: DIFFERENT only beweis {fmt(a - b)} only {tool} {fmt(b - a)}")
     ratio = int(times[name + '.sslyze']) / max(1, int(times[name + '.beweis']))
     print(f"   sslyze/beweis time ratio: {ratio:.1f} (target >= 5)")
-print("   note: on loopback the 20 openssl s_server processes share 2 cores; their RSA handshakes,"
-      " not network waits, bound this ratio")
+print("   note: on loopback the 20 openssl s_server processes share the cores; their RSA"
+      " handshakes, not network waits, bound this ratio (deploy/bench/tls-concurrency.sh also"
+      " measures it behind latency)")
 print(f"== concurrency: 1 endpoint {one} ms, 20 endpoints {twenty} ms, ratio {twenty / max(1, one):.2f} (target < 2)")
 PY
