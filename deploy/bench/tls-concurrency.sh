@@ -37,20 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pki=$work/pki && mkdir -p "$pki" && cd "$pki"
-q() { "$@" > /dev/null 2>&1; }
-q openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Test Root CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-  -keyout ca.key -out ca.pem
-q openssl req -newkey rsa:2048 -nodes -subj "/CN=Test Intermediate CA" -keyout int.key -out int.csr
-printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > int.ext
-q openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
-  -extfile int.ext -out int.pem
-q openssl req -newkey rsa:2048 -nodes -subj "/CN=www.example.test" -keyout www.key -out www.csr
-printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:www.example.test\n' > www.ext
-q openssl x509 -req -in www.csr -CA int.pem -CAkey int.key -CAcreateserial -days 365 -sha256 \
-  -extfile www.ext -out www.pem
-cd "$repo"
+# shellcheck source=tls-common.sh
+source "$repo/deploy/bench/tls-common.sh"
+pki=$work/pki && make_tls_pki "$pki"
 
 cargo build --release -q -p collectors --example tls_bench
 bench=$repo/target/release/examples/tls_bench
@@ -109,13 +98,7 @@ serve() {  # [netns prefix...] port
      -cert www.pem -key www.key -cert_chain int.pem -www < /dev/null > /dev/null 2>&1) &
   pids+=($!)
 }
-params() {  # ports... -> params JSON
-  local list="" p
-  for p in "$@"; do
-    list+="${list:+,}{\"host\":\"www.example.test\",\"port\":$p,\"addresses\":[\"127.0.0.1\"]}"
-  done
-  echo "{\"ca_file\":\"$pki/ca.pem\",\"concurrency\":20,\"endpoints\":[$list]}"
-}
+params() { tls_params "$pki" "$@"; }
 tick_ms=$((1000 / $(getconf CLK_TCK)))
 server_cpu_ms() {  # CPU (user + system) used so far by the servers started (and their
   local total=0 pid   # children: nginx workers), in ms

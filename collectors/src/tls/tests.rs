@@ -227,6 +227,17 @@ fn read(dir: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).expect("read pki file")
 }
 
+/// The www.example.test certificate, its chain and s_server's status page.
+const WWW: [&str; 7] = [
+    "-cert",
+    "www.example.test.pem",
+    "-key",
+    "www.example.test.key",
+    "-cert_chain",
+    "chain.pem",
+    "-www",
+];
+
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().expect("addr").port()
 }
@@ -417,20 +428,7 @@ async fn tls02_every_hello_carries_renegotiation_signalling() {
     let direct = scan(endpoint("www.example.test", backend.port)).await;
     let direct = only(&direct).clone();
     let back_port = backend.port;
-    let front = fake_server(move |mut client| async move {
-        let Some(hello) = read_record(&mut client).await else { return };
-        let signalled = client_hello(&hello)
-            .is_some_and(|h| h.suites.contains(&0x00ff) || h.extensions.contains(&0xff01));
-        if !signalled {
-            let _ = client.write_all(&[0x15, 3, 1, 0, 2, 2, 0x28]).await;
-            return;
-        }
-        let Ok(mut server) = TcpStream::connect(("127.0.0.1", back_port)).await else { return };
-        if server.write_all(&hello).await.is_ok() {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-        }
-    })
-    .await;
+    let front = signalling_front(back_port).await;
     let collection = scan(endpoint("www.example.test", front)).await;
     let facts = only(&collection);
     assert_eq!(protocols(facts), ["tls1_2"]);
@@ -1390,14 +1388,38 @@ fn server_hello(version: u16, suite: u16) -> Vec<u8> {
     record
 }
 
+/// A front that answers every hello lacking RFC 5746 signalling (neither 0x00ff nor 0xff01)
+/// with `15 03 01 00 02 02 28` and forwards the others to `back_port`.
+async fn signalling_front(back_port: u16) -> u16 {
+    fake_server(move |mut client| async move {
+        let Some(hello) = read_record(&mut client).await else { return };
+        let signalled = client_hello(&hello)
+            .is_some_and(|h| h.suites.contains(&0x00ff) || h.extensions.contains(&0xff01));
+        if !signalled {
+            let _ = client.write_all(&[0x15, 3, 1, 0, 2, 2, 0x28]).await;
+            return;
+        }
+        let Ok(mut server) = TcpStream::connect(("127.0.0.1", back_port)).await else { return };
+        if server.write_all(&hello).await.is_ok() {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
+    })
+    .await
+}
+
+/// The DER certificates of a PEM chain.
+fn pem_certs(chain_pem: &[u8]) -> Vec<Vec<u8>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    CertificateDer::pem_slice_iter(chain_pem)
+        .filter_map(Result::ok)
+        .map(|c| c.as_ref().to_vec())
+        .collect()
+}
+
 /// A TLS 1.2 server for RSA key transport (0x009c, 0x002f) that, after the client's key
 /// exchange, reacts at random: alert 20, alert 51, close, or silence for 10 s.
 async fn robot_noise_server(chain_pem: Vec<u8>) -> u16 {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&chain_pem)
-        .filter_map(Result::ok)
-        .map(|c| c.as_ref().to_vec())
-        .collect();
+    let certs = pem_certs(&chain_pem);
     fake_server(move |mut client| {
         let certs = certs.clone();
         async move {
@@ -1535,11 +1557,7 @@ enum Heartbeat {
 /// A TLS 1.2 server (RSA key transport, renegotiation_info) that enables the heartbeat
 /// extension when offered and answers heartbeats as `mode` says.
 async fn heartbeat_server(chain_pem: Vec<u8>, mode: Heartbeat) -> u16 {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&chain_pem)
-        .filter_map(Result::ok)
-        .map(|c| c.as_ref().to_vec())
-        .collect();
+    let certs = pem_certs(&chain_pem);
     fake_server(move |mut client| {
         let certs = certs.clone();
         async move {
@@ -1653,25 +1671,9 @@ async fn heartbleed_probe_tells_leaking_from_checking_servers() {
 #[tokio::test]
 async fn heartbleed_on_openssl_is_not_vulnerable() {
     let dir = pki();
-    let legacy = s_server(
-        dir,
-        &[
-            "-min_protocol",
-            "TLSv1",
-            "-max_protocol",
-            "TLSv1.2",
-            "-cipher",
-            "ALL:@SECLEVEL=0",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let range =
+        ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:@SECLEVEL=0"];
+    let legacy = s_server(dir, &[&range[..], &WWW[..]].concat()).await;
     let collection = scan(endpoint("www.example.test", legacy.port)).await;
     let facts = only(&collection);
     assert_eq!(facts["heartbleed"]["status"], "not_vulnerable", "{}", facts["heartbleed"]);
@@ -1683,18 +1685,8 @@ async fn heartbleed_on_openssl_is_not_vulnerable() {
 #[tokio::test]
 async fn client_renegotiation_refused_and_allowed() {
     let dir = pki();
-    let common = [
-        "-tls1_2",
-        "-cert",
-        "www.example.test.pem",
-        "-key",
-        "www.example.test.key",
-        "-cert_chain",
-        "chain.pem",
-        "-www",
-    ];
-    let refuses = s_server(dir, &common).await;
-    let allows = s_server(dir, &[&common[..], &["-client_renegotiation"]].concat()).await;
+    let refuses = s_server(dir, &[&["-tls1_2"], &WWW[..]].concat()).await;
+    let allows = s_server(dir, &[&["-tls1_2", "-client_renegotiation"], &WWW[..]].concat()).await;
     let params = json!({ "endpoints": [
         endpoint("www.example.test", refuses.port), endpoint("www.example.test", allows.port),
     ]});
@@ -1719,34 +1711,8 @@ async fn client_renegotiation_refused_and_allowed() {
 #[tokio::test]
 async fn tls13_refused_for_one_hello_shape_is_asked_again() {
     let dir = pki();
-    let backend = s_server(
-        dir,
-        &[
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
-    let back_port = backend.port;
-    let front = fake_server(move |mut client| async move {
-        let Some(hello) = read_record(&mut client).await else { return };
-        let signalled = client_hello(&hello)
-            .is_some_and(|h| h.suites.contains(&0x00ff) || h.extensions.contains(&0xff01));
-        if !signalled {
-            let _ = client.write_all(&[0x15, 3, 1, 0, 2, 2, 0x28]).await;
-            return;
-        }
-        let Ok(mut server) = TcpStream::connect(("127.0.0.1", back_port)).await else { return };
-        if server.write_all(&hello).await.is_ok() {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-        }
-    })
-    .await;
+    let backend = s_server(dir, &WWW).await;
+    let front = signalling_front(backend.port).await;
     let collection = scan(endpoint("www.example.test", front)).await;
     let facts = only(&collection);
     assert_eq!(protocols(facts), ["tls1_2", "tls1_3"]);
@@ -1840,21 +1806,7 @@ async fn ocsp_staple_is_read() {
         "7",
     ];
     openssl(dir, &respond);
-    let server = s_server(
-        dir,
-        &[
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-status_file",
-            "ocsp.der",
-            "-www",
-        ],
-    )
-    .await;
+    let server = s_server(dir, &[&["-status_file", "ocsp.der"], &WWW[..]].concat()).await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
     let facts = only(&collection);
     let cert = &facts["certificate"];
