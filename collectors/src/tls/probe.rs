@@ -290,12 +290,14 @@ impl Prober {
         Ok(self.report)
     }
 
-    /// No protocol was found, so nothing can be probed further; each check says so.
+    /// No protocol was found, so nothing can be probed further; each check says so: not
+    /// applicable when every protocol was refused, inconclusive when some answer decided nothing
+    /// (a service that is not TLS, a stall).
     fn no_protocol(&mut self) {
-        let reason = if self.report.inconclusive_versions().is_empty() {
-            "no protocol supported"
+        let (status, reason) = if self.report.inconclusive_versions().is_empty() {
+            ("not_applicable", "no protocol supported")
         } else {
-            "no tls protocol detected"
+            ("inconclusive", "no tls protocol detected")
         };
         let report = &mut self.report;
         for slot in [
@@ -305,11 +307,10 @@ impl Prober {
             &mut report.heartbleed,
             &mut report.client_renegotiation,
         ] {
-            *slot = Some(Feature::new("inconclusive", reason, None));
+            *slot = Some(Feature::new(status, reason, None));
         }
         let reason = reason.to_string();
-        report.robot =
-            Some(super::robot::Robot { status: "inconclusive", reason, rounds: Vec::new() });
+        report.robot = Some(super::robot::Robot { status, reason, rounds: Vec::new() });
     }
 
     /// Runs `phases` concurrently, each on a fork of this prober, and merges what they found.
