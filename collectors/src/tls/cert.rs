@@ -441,11 +441,50 @@ fn check_trust(
             Err(rustls::Error::InvalidCertificate(error)) if is_time_error(&error) => {
                 first_error.get_or_insert((None, error.to_string().to_lowercase()));
             }
-            Err(error) => return (Some(false), Some(error.to_string().to_lowercase())),
+            Err(error) => return (Some(false), Some(trust_text(&error))),
         }
     }
     let (trusted, message) = first_error.unwrap_or((None, "trust not decided".to_string()));
     (trusted, Some(format!("cannot check trust apart from validity dates: {message}")))
+}
+
+/// Why a chain is not trusted, in words: rustls prints webpki's reasons as nested debug names
+/// (`Other(OtherError(CaUsedAsEndEntity))`), which an auditor should not have to decode.
+fn trust_text(error: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let text = match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::UnknownIssuer => "issued by an authority the trust store does not hold".to_owned(),
+            C::BadSignature => "a signature in the chain does not verify".to_owned(),
+            C::Revoked => "the certificate is revoked".to_owned(),
+            C::Other(other) => webpki_reason(&other.to_string()),
+            other => format!("{other:?}"),
+        },
+        other => other.to_string(),
+    };
+    text.to_lowercase()
+}
+
+/// webpki's reason names as words: `CaUsedAsEndEntity` → "ca used as end entity", with the
+/// common ones explained.
+fn webpki_reason(name: &str) -> String {
+    match name {
+        "CaUsedAsEndEntity" => {
+            return "a ca certificate is sent as the server certificate \
+                                       (self-signed ca?)"
+                .to_owned()
+        }
+        "EndEntityUsedAsCa" => return "a server certificate is used to issue another".to_owned(),
+        _ => {}
+    }
+    let mut words = String::new();
+    for c in name.chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
 }
 
 fn is_name_error(error: &rustls::CertificateError) -> bool {
@@ -547,6 +586,29 @@ fn time_text(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trust_errors_read_as_words_not_as_nested_debug_names() {
+        #[derive(Debug)]
+        struct Named(&'static str);
+        impl std::fmt::Display for Named {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Named {}
+        let webpki = |name| {
+            let other = rustls::OtherError(std::sync::Arc::new(Named(name)));
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))
+        };
+        assert_eq!(
+            trust_text(&webpki("CaUsedAsEndEntity")),
+            "a ca certificate is sent as the server certificate (self-signed ca?)"
+        );
+        assert_eq!(trust_text(&webpki("RequiredEkuNotFound")), "required eku not found");
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(trust_text(&unknown), "issued by an authority the trust store does not hold");
+    }
 
     #[test]
     fn names_match_exactly_by_wildcard_or_by_ip() {
