@@ -295,11 +295,24 @@ fn requirement(line: &str) -> Package {
     }
     let pinned = rest.strip_prefix("===").or_else(|| rest.strip_prefix("=="));
     match pinned.map(str::trim) {
-        Some(v) if !v.is_empty() && !v.contains([',', '*', ' ', '<', '>', '!', '~']) => {
-            Package::registry(PYPI, name, v)
-        }
+        Some(v) if is_one_version(v) => Package::registry(PYPI, name, v),
         _ => Package::registry(PYPI, name, "").not_registry("not pinned", &[("spec", rest)]),
     }
+}
+
+/// Whether a `==` pin names exactly one version: no list, wildcard or other operator. A `!`
+/// is allowed only as PEP 440's epoch separator (`1!2.0`), after digits.
+fn is_one_version(v: &str) -> bool {
+    let release = match v.split_once('!') {
+        Some((epoch, release))
+            if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            release
+        }
+        Some(_) => return false,
+        None => v,
+    };
+    !release.is_empty() && !release.contains([',', '*', ' ', '<', '>', '!', '~', '='])
 }
 
 fn looks_like_path(name: &str, rest: &str) -> bool {
@@ -352,6 +365,20 @@ mod tests {
             requirements(&fixture("requirements/scanner--image-python-fixture/requirements.txt"))
                 .expect("ok");
         assert!(pinned(&image).contains(&("Flask".to_string(), "0.12.2".to_string())));
+    }
+
+    #[test]
+    fn an_epoch_pin_is_one_version_and_a_list_is_not() {
+        let text = "epoch==1!1.0\nlist==1.0,!=1.1\nbang==!1\nnot==1.0; python_version>'3'\n";
+        let list = requirements(text).expect("ok");
+        let pinned = pinned(&list);
+        assert_eq!(
+            pinned,
+            [("epoch".to_string(), "1!1.0".to_string()), ("not".to_string(), "1.0".to_string())]
+        );
+        let unpinned: Vec<String> =
+            list.iter().filter(|p| p.unassessable.is_some()).map(|p| p.name.clone()).collect();
+        assert_eq!(unpinned, ["list", "bang"]);
     }
 
     fn read_disk(path: &Path) -> Result<String, String> {
