@@ -457,21 +457,39 @@ impl Parser<'_> {
     fn deserialize_reporting_each_bad_value<T: DeserializeOwned>(
         &mut self,
         table: &dyn TableLike,
+        copy: Item,
+        fallback: Option<Range<usize>>,
+    ) -> Option<T> {
+        let de = |value: Value| T::deserialize(value.into_deserializer());
+        self.reporting_each_bad_key(table, copy, fallback, "", de)
+    }
+
+    /// Runs `de` on `copy` until it succeeds: each failure is reported with `prefix`, and the
+    /// top-level key it is about (an unknown one, or one whose value has the wrong type) is
+    /// dropped before the next try. Gives up, without a derived "missing field" error, when the
+    /// failure is about a dropped key or names no key.
+    fn reporting_each_bad_key<T>(
+        &mut self,
+        table: &dyn TableLike,
         mut copy: Item,
         fallback: Option<Range<usize>>,
+        prefix: &str,
+        de: impl Fn(Value) -> Result<T, toml_edit::de::Error>,
     ) -> Option<T> {
         let mut dropped: Vec<String> = Vec::new();
         loop {
             let value = copy.clone().into_value().ok()?;
-            let err = match T::deserialize(value.into_deserializer()) {
+            let err = match de(value) {
                 Ok(raw) => return Some(raw),
                 Err(err) => err,
             };
             if dropped.iter().any(|key| err.message().contains(&format!("`{key}`"))) {
                 return None;
             }
-            self.de_error("", &err, fallback.clone());
-            let bad = err.span().and_then(|span| key_holding(table, &span))?;
+            self.de_error(prefix, &err, fallback.clone());
+            let bad = unknown_field(err.message())
+                .filter(|key| table.contains_key(key))
+                .or_else(|| err.span().and_then(|span| key_holding(table, &span)))?;
             if dropped.contains(&bad) {
                 return None;
             }
@@ -823,16 +841,18 @@ impl Parser<'_> {
     fn settings(&mut self, kind: CollectorKind, entry: &Item) -> Option<Settings> {
         let params = entry.as_table_like().and_then(|t| t.get("params"));
         let fallback = params.and_then(Item::span).or_else(|| entry.span());
-        let value = match params {
-            Some(item) => item.clone().into_value().ok()?,
-            None => Value::InlineTable(InlineTable::new()),
+        let empty = Item::Value(Value::InlineTable(InlineTable::new()));
+        let item = params.unwrap_or(&empty);
+        let table = item.as_table_like()?;
+        let de = |value: Value| match collector_settings(kind, value) {
+            Err(ParamsProblem::Shape(err)) => Err(err),
+            checked => Ok(checked),
         };
-        match collector_settings(kind, value) {
+        let checked =
+            self.reporting_each_bad_key(table, item.clone(), fallback.clone(), "params: ", de);
+        match checked? {
             Ok(settings) => Some(settings),
-            Err(ParamsProblem::Shape(err)) => {
-                self.de_error("params: ", &err, fallback);
-                None
-            }
+            Err(ParamsProblem::Shape(_)) => None,
             Err(ParamsProblem::Invalid(errors)) => {
                 for err in errors {
                     let span = params.and_then(|p| param_span(p, &err.key)).or(fallback.clone());
@@ -1349,6 +1369,12 @@ impl<'a> Node<'a> {
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
+/// The key an "unknown field `x`" error names.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(key, _)| key.to_owned())
+}
+
 /// The top-level key of `table` whose value contains `span`.
 fn key_holding(table: &dyn TableLike, span: &Range<usize>) -> Option<String> {
     table.iter().find_map(|(key, item)| {
@@ -1870,6 +1896,22 @@ controls = ["ID.AM-2", "PR.XX-9"]
         let expected =
             format!("2:15: publish_dir {} exists and is not a directory", file.display());
         assert_eq!(errors(&text), [expected]);
+    }
+
+    #[test]
+    fn an_unknown_parameter_does_not_hide_the_other_mistakes_of_the_params() {
+        let text = "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n\n\
+            [[instance]]\nname = \"a\"\ncollector = \"file\"\nschedule = \"@daily\"\n\
+            params = { paths = [\"relative/x\"], bogus = 1, max_bytes = \"big\" }\n";
+        assert_eq!(
+            errors(text),
+            [
+                "9:21: params.paths[0]: relative/x is not an absolute path",
+                "9:36: params: unknown field `bogus`, expected one of `paths`, `patterns`, \
+                 `reviewed_pattern`, `max_bytes`, `content`",
+                "9:59: params: invalid type: string \"big\", expected u64",
+            ]
+        );
     }
 
     #[test]
