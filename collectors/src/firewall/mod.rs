@@ -6,8 +6,10 @@
 //! inbound TCP/UDP connections each family lets in the way the kernel does (`eval`), joins
 //! that with the listening sockets of the namespace it runs in (`sockets`), and reports the
 //! conclusions as facts (`report`). A layer it cannot read never turns into "nothing exposed":
-//! a missing capability is a permission failure, an unreadable or mismatched backend makes the
-//! result `indeterminate` with the reason.
+//! a missing capability is a permission failure; a configured or enabled layer (backend, ufw,
+//! cloud firewall) whose tool is missing, fails, or prints what cannot be parsed, and a
+//! mismatched backend, make the result `indeterminate` with a reason naming the layer and the
+//! tool (see [`unread`]).
 //!
 //! It does not judge (checks compare the facts with allow-lists and limits) and keeps no state
 //! of its own: a ruleset change is an event (`history`) computed against the previous
@@ -118,6 +120,8 @@ impl Reader {
 #[derive(Debug, Clone)]
 pub struct FirewallSettings {
     readers: BTreeSet<Reader>,
+    /// Readers named in `readers` or with a configured program: their tool must exist.
+    required: BTreeSet<Reader>,
     programs: Programs,
     ufw: Option<String>,
     allowed: Vec<(Proto, Ranges)>,
@@ -140,6 +144,7 @@ impl FirewallConfig {
     /// Every problem found, each naming its key (e.g. `allowed_exposed[1]`).
     pub fn validate(self) -> Result<FirewallSettings, Vec<ParamError>> {
         let mut errors = Vec::new();
+        let required = self.required();
         let readers = match &self.readers {
             None => BTreeSet::from([Reader::Nftables, Reader::IptablesNft, Reader::IptablesLegacy]),
             Some(names) => validate_readers(names, &mut errors),
@@ -201,12 +206,31 @@ impl FirewallConfig {
         Ok(FirewallSettings {
             hetzner,
             readers,
+            required,
             programs: Programs { nft, save },
             ufw,
             allowed,
             admin_ports: self.admin_ports.unwrap_or_else(|| DEFAULT_ADMIN_PORTS.to_vec()),
             tool_timeout: Duration::from_secs(self.tool_timeout_secs.unwrap_or(20)),
         })
+    }
+}
+
+impl FirewallConfig {
+    /// Readers the operator asked for by name or by program: a missing tool is not "absent".
+    fn required(&self) -> BTreeSet<Reader> {
+        let mut required: BTreeSet<Reader> =
+            self.readers.iter().flatten().filter_map(|name| Reader::parse(name)).collect();
+        if self.nft.is_some() {
+            required.insert(Reader::Nftables);
+        }
+        if self.iptables_nft_save.is_some() || self.ip6tables_nft_save.is_some() {
+            required.insert(Reader::IptablesNft);
+        }
+        if self.iptables_legacy_save.is_some() || self.ip6tables_legacy_save.is_some() {
+            required.insert(Reader::IptablesLegacy);
+        }
+        required
     }
 }
 
@@ -315,7 +339,10 @@ pub(crate) struct Reads {
     nft_version: Option<String>,
     ipv6: Ipv6State,
     sockets: sockets::SocketsRead,
-    ufw: Option<ufw::UfwStatus>,
+    /// ufw, when configured: its status, or why it could not be read.
+    ufw: Option<Result<ufw::UfwStatus, String>>,
+    /// Why an outer layer (ufw, cloud firewall) was not read; the host evaluation stands.
+    outer_unread: Vec<String>,
     /// The cloud layer, when configured: what it allows, or why it could not be read.
     cloud: Option<Result<cloud::CloudLayer, String>>,
 }
@@ -368,12 +395,30 @@ async fn read_all(settings: &FirewallSettings, ctx: &Context) -> Result<Reads, F
     }
     reads.sockets = sockets::read(timeout_of(settings, ctx)).await;
     if let Some(program) = &settings.ufw {
-        reads.ufw = read_ufw(program, settings, ctx, &mut reads).await?;
+        let ufw = read_ufw(program, settings, ctx, &mut reads).await?;
+        if let Err(why) = &ufw {
+            reads.outer_unread.push(format!("ufw not read: {why}"));
+        }
+        reads.ufw = Some(ufw);
     }
     if let Some(hetzner) = &settings.hetzner {
-        reads.cloud = Some(cloud::fetch(hetzner, ctx, timeout_of(settings, ctx)).await);
+        let cloud = cloud::fetch(hetzner, ctx, timeout_of(settings, ctx)).await;
+        if let Err(why) = &cloud {
+            let reason =
+                format!("cloud firewall not read (hetzner api {}): {why}", hetzner.api_url);
+            reads.outer_unread.push(reason);
+        }
+        reads.cloud = Some(cloud);
     }
     Ok(reads)
+}
+
+/// Records that a configured or enabled host layer was not read: the reason names the layer
+/// and the tool, and makes the whole result `indeterminate` (nothing is concluded from it).
+fn unread(reads: &mut Reads, layer: &str, why: &str) -> String {
+    let reason = format!("{layer} not read: {why}");
+    reads.indeterminate.push(reason.clone());
+    reason
 }
 
 fn backend_of(reader: Reader) -> Backend {
@@ -454,13 +499,21 @@ async fn read_xtables(
             continue;
         }
         let program = settings.programs.save.get(&(reader, family)).cloned().unwrap_or_default();
-        let Some(ran) = run_tool(vec![program.clone()], settings, ctx).await? else { continue };
+        let Some(ran) = run_tool(vec![program.clone()], settings, ctx).await? else {
+            // A legacy table module is loaded, or the reader was asked for: rules may be there.
+            if reader == Reader::IptablesLegacy || settings.required.contains(&reader) {
+                let why = format!("{program}: not found");
+                read.note = Some(unread(reads, backend.as_str(), &why));
+                read.state = "unavailable";
+                found = true;
+            }
+            continue;
+        };
         found = true;
         if !ran.success() {
             let why = format!("{program} failed: {}", ran.error_line());
-            reads.indeterminate.push(why.clone());
+            read.note = Some(unread(reads, backend.as_str(), &why));
             read.state = "failed";
-            read.note = Some(why);
             reads.runs.push(ran);
             continue;
         }
@@ -509,9 +562,12 @@ async fn read_nft(
     let skip = &skip;
     let argv = vec![settings.programs.nft.clone(), "-j".into(), "list".into(), "ruleset".into()];
     let Some(ran) = run_tool(argv, settings, ctx).await? else {
-        reads
-            .backends
-            .insert("nftables", BackendRead { state: "unavailable", ..BackendRead::default() });
+        let note = settings
+            .required
+            .contains(&Reader::Nftables)
+            .then(|| unread(reads, "nftables", &format!("{}: not found", settings.programs.nft)));
+        let read = BackendRead { state: "unavailable", note, ..BackendRead::default() };
+        reads.backends.insert("nftables", read);
         return Ok(None);
     };
     let mut state = "read";
@@ -519,14 +575,21 @@ async fn read_nft(
     let mut parsed = if ran.success() {
         nft::parse(&ran.stdout, skip).map_err(|e| e.to_string())
     } else {
-        Err(format!("nft -j failed: {}", ran.error_line()))
+        Err(format!("{} -j failed: {}", settings.programs.nft, ran.error_line()))
     };
     reads.runs.push(ran);
     if let Err(why) = &parsed {
         if let Some(text) = read_nft_text(settings, ctx, reads).await? {
             state = "read_text_fallback";
             note = Some(format!("{why}; read `nft list ruleset` text instead"));
-            parsed = nft::parse_value(&nft_text::to_json(&text), skip).map_err(|e| e.to_string());
+            parsed = match nft_text::check(&text) {
+                Ok(()) => {
+                    nft::parse_value(&nft_text::to_json(&text), skip).map_err(|e| e.to_string())
+                }
+                Err(bad) => {
+                    Err(format!("{why}; `{} list ruleset` text: {bad}", settings.programs.nft))
+                }
+            };
         }
     }
     let (read, xt_tables) = match parsed {
@@ -557,8 +620,7 @@ async fn read_nft(
             (read, Some(summary.xt_tables))
         }
         Err(why) => {
-            let note = format!("{why}; text listing unreadable too, ruleset unknown");
-            reads.indeterminate.push(note.clone());
+            let note = unread(reads, "nftables", &format!("{why}; ruleset unknown"));
             (BackendRead { state: "failed", note: Some(note), ..BackendRead::default() }, None)
         }
     };
@@ -636,17 +698,25 @@ async fn ipv6_state() -> Result<Ipv6State, String> {
     Ok(Ipv6State { not_applicable })
 }
 
+/// `ufw status verbose`; the inner error says why it could not be read (missing, failed,
+/// output without a `Status:` line).
 async fn read_ufw(
     program: &str,
     settings: &FirewallSettings,
     ctx: &Context,
     reads: &mut Reads,
-) -> Result<Option<ufw::UfwStatus>, Failure> {
+) -> Result<Result<ufw::UfwStatus, String>, Failure> {
     let argv = vec![program.to_string(), "status".into(), "verbose".into()];
     let Some(ran) = run_tool(argv, settings, ctx).await? else {
-        return Ok(None);
+        return Ok(Err(format!("{program}: not found")));
     };
-    let status = ran.success().then(|| ufw::parse(&ran.stdout));
+    let status = if !ran.success() {
+        Err(format!("{program} status verbose failed: {}", ran.error_line()))
+    } else if !ran.stdout.lines().any(|line| line.trim().starts_with("Status:")) {
+        Err(format!("{program} status verbose printed no `Status:` line"))
+    } else {
+        Ok(ufw::parse(&ran.stdout))
+    };
     reads.runs.push(ran);
     Ok(status)
 }

@@ -17,6 +17,36 @@ pub fn to_json(text: &str) -> Value {
     json!({ "nftables": parser.items })
 }
 
+/// Whether `text` has the shape of a ruleset listing: balanced braces, and at the top level
+/// only `table …` blocks (and `flush`/`define`/`include` lines of a file). The converter itself
+/// skips what it does not know, so without this check garbage would read as "no rules".
+pub fn check(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut at_start = true;
+    for token in tokenise(text) {
+        match token.as_str() {
+            "{" => depth += 1,
+            "}" if depth == 0 => return Err("unbalanced `}`".into()),
+            "}" => depth -= 1,
+            end if is_end(end) => {
+                at_start |= depth == 0;
+                continue;
+            }
+            word if depth == 0 && at_start => {
+                if !matches!(word, "table" | "flush" | "define" | "include") {
+                    return Err(format!("unexpected `{word}` outside a table"));
+                }
+            }
+            _ => {}
+        }
+        at_start = depth == 0 && token == "}";
+    }
+    if depth != 0 {
+        return Err(format!("{depth} unclosed `{{`"));
+    }
+    Ok(())
+}
+
 /// A token: a word or one of `{ } ; \n`.
 fn tokenise(text: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::cloud;
 use super::eval::{evaluate, Exposure, Flow, Options};
-use super::model::{ports_text, Family, IfSet, Proto, Ranges, MAX_PORT};
+use super::model::{ports_text, Family, Hook, IfSet, Proto, Ranges, MAX_PORT};
 use super::{history, FirewallSettings, Reads};
 use crate::PreviousObservation;
 
@@ -120,6 +120,10 @@ struct FamilyResult {
     family: Family,
     entries: Vec<Entry>,
     open_fraction: f64,
+    /// The part of `open_fraction` let in without assuming an unmodelled match holds.
+    certain_fraction: f64,
+    /// The policy of the input base chains: `drop` if any drops, `accept`, or `none`.
+    input_policy: &'static str,
     /// Ports reachable through input when NAT is ignored, per protocol (for bypass).
     input_only: BTreeMap<Proto, Ranges>,
     approximations: BTreeSet<String>,
@@ -151,12 +155,17 @@ pub fn facts(
         .collect();
     reasons.extend(families.iter().filter_map(|f| f.failed.clone()));
     if !reasons.is_empty() {
+        reasons.extend(reads.outer_unread.iter().cloned());
         insert_indeterminate(&mut facts, reasons, reads);
+        insert_outer_failures(&mut facts, reads);
         history::insert_change(&mut facts, previous);
         return Value::Object(facts);
     }
-    facts.insert("status".into(), json!("ok"));
-    facts.insert("indeterminate_reasons".into(), json!([]));
+    // The host layers were read; an unread ufw or cloud layer still makes the whole result
+    // indeterminate, and only its own conclusions are left out (null).
+    let status = if reads.outer_unread.is_empty() { "ok" } else { "indeterminate" };
+    facts.insert("status".into(), json!(status));
+    facts.insert("indeterminate_reasons".into(), json!(reads.outer_unread));
     insert_families(&mut facts, &families, reads);
     insert_conclusions(&mut facts, settings, &families);
     insert_sockets(&mut facts, &families, reads);
@@ -184,6 +193,8 @@ fn evaluate_family(reads: &Reads, family: Family) -> FamilyResult {
         family,
         entries: Vec::new(),
         open_fraction: 0.0,
+        certain_fraction: 0.0,
+        input_policy: input_policy(reads, family),
         input_only: BTreeMap::new(),
         approximations: BTreeSet::new(),
         failed: None,
@@ -198,14 +209,18 @@ fn evaluate_family(reads: &Reads, family: Family) -> FamilyResult {
             evaluate(&reads.ruleset, family, proto, Options { nat: false })
         };
         result.input_only.insert(proto, union_ports(&plain.host));
-        let open: f64 = exposure
-            .host
-            .iter()
-            .chain(&exposure.forwarded)
-            .filter(|flow| matches!(flow.iif, IfSet::Except(_)))
-            .map(|flow| flow.ports.measure() * flow.src.measure())
-            .sum();
+        let world = || {
+            exposure
+                .host
+                .iter()
+                .chain(&exposure.forwarded)
+                .filter(|flow| matches!(flow.iif, IfSet::Except(_)))
+        };
+        let measure = |flow: &Flow| flow.ports.measure() * flow.src.measure();
+        let open: f64 = world().map(measure).sum();
+        let certain: f64 = world().filter(|flow| flow.conditions.is_empty()).map(measure).sum();
         result.open_fraction += open / space;
+        result.certain_fraction += certain / space;
         result.entries.extend(entries(family, proto, &exposure));
         result.approximations.extend(exposure.approximations);
         if let Some(why) = exposure.failed.or(plain.failed) {
@@ -213,7 +228,36 @@ fn evaluate_family(reads: &Reads, family: Family) -> FamilyResult {
         }
     }
     result.open_fraction = result.open_fraction.min(1.0);
+    result.certain_fraction = result.certain_fraction.min(1.0);
+    if default_of(&result) != "open" && result.open_fraction >= 0.5 {
+        // E.g. `-m conntrack` seen by nft as an opaque `xt` match: the rule is listed with its
+        // condition, but it does not turn a dropping policy into "open".
+        result.approximations.insert(format!(
+            "default_inbound_{} counts only what is let in without assuming unmodelled matches \
+             hold; with them {:.0}% of the space would be let in (listed with conditions)",
+            family.as_str(),
+            result.open_fraction * 100.0
+        ));
+    }
     result
+}
+
+/// `drop` if an input base chain seeing `family` drops by policy, `accept` if all accept,
+/// `none` without one.
+fn input_policy(reads: &Reads, family: Family) -> &'static str {
+    let mut chains = reads
+        .ruleset
+        .base
+        .iter()
+        .filter(|base| base.hook == Hook::Input && !base.nat && base.scope.covers(family))
+        .peekable();
+    if chains.peek().is_none() {
+        "none"
+    } else if chains.any(|base| !base.policy_accept) {
+        "drop"
+    } else {
+        "accept"
+    }
 }
 
 fn union_ports(flows: &[Flow]) -> Ranges {
@@ -319,7 +363,7 @@ fn insert_indeterminate(facts: &mut Map<String, Value>, reasons: Vec<String>, re
 }
 
 fn default_of(result: &FamilyResult) -> &'static str {
-    if result.open_fraction >= 0.5 {
+    if result.certain_fraction >= 0.5 {
         "open"
     } else {
         "blocked"
@@ -341,6 +385,7 @@ fn insert_families(facts: &mut Map<String, Value>, families: &[FamilyResult], re
             json!({
                 "applicable": true,
                 "default_inbound": default_of(result),
+                "input_policy": result.input_policy,
                 "open_fraction": (result.open_fraction * 1e6).round() / 1e6,
                 "exposed": listed,
                 "exposed_count": result.entries.len(),
@@ -491,7 +536,8 @@ fn open_fraction(family: Family, entries: &[Entry]) -> f64 {
     let space = (family.max_addr() as f64 + 1.0) * (MAX_PORT as f64 + 1.0) * 2.0;
     let open: f64 = entries
         .iter()
-        .filter(|e| matches!(e.iif, IfSet::Except(_)))
+        // As for the host default: only what needs no unmodelled match to hold.
+        .filter(|e| matches!(e.iif, IfSet::Except(_)) && e.conditions.is_empty())
         .map(|e| e.ports.measure() * e.src.measure())
         .sum();
     (open / space).min(1.0)
@@ -609,11 +655,28 @@ fn insert_sockets(facts: &mut Map<String, Value>, families: &[FamilyResult], rea
     );
 }
 
+/// With the host result indeterminate: which outer layers failed, and why.
+fn insert_outer_failures(facts: &mut Map<String, Value>, reads: &Reads) {
+    if let Some(Err(why)) = &reads.ufw {
+        facts.insert("ufw".into(), json!({"state": "failed", "error": why}));
+    }
+    if let Some(Err(why)) = &reads.cloud {
+        facts.insert("cloud_firewall".into(), json!({"state": "indeterminate", "reason": why}));
+    }
+}
+
 fn insert_ufw(facts: &mut Map<String, Value>, families: &[FamilyResult], reads: &Reads) {
-    let Some(status) = &reads.ufw else {
-        facts.insert("ufw".into(), Value::Null);
-        facts.insert("ufw_ineffective_denies_count".into(), Value::Null);
-        return;
+    let status = match &reads.ufw {
+        Some(Ok(status)) => status,
+        other => {
+            let value = match other {
+                Some(Err(why)) => json!({"state": "failed", "error": why}),
+                _ => Value::Null,
+            };
+            facts.insert("ufw".into(), value);
+            facts.insert("ufw_ineffective_denies_count".into(), Value::Null);
+            return;
+        }
     };
     let mut ineffective = Vec::new();
     for row in status
@@ -637,6 +700,7 @@ fn insert_ufw(facts: &mut Map<String, Value>, families: &[FamilyResult], reads: 
     facts.insert(
         "ufw".into(),
         json!({
+            "state": "read",
             "active": status.active,
             "default_incoming": status.default_incoming,
             "rows": status.rows.iter().map(|r| r.text.clone()).collect::<Vec<_>>(),
@@ -671,7 +735,7 @@ fn layers(reads: &Reads) -> Vec<String> {
         .filter(|(_, read)| matches!(read.state, "read" | "read_text_fallback") && !read.empty)
         .map(|(name, _)| (*name).to_string())
         .collect();
-    if reads.ufw.as_ref().is_some_and(|status| status.active) {
+    if reads.ufw.as_ref().is_some_and(|status| status.as_ref().is_ok_and(|s| s.active)) {
         out.push("ufw".to_string());
     }
     out

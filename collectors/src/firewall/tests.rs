@@ -816,6 +816,7 @@ fn cloud_api_that_refuses_the_token_is_indeterminate_not_unfiltered() {
     let facts = facts(&ns.collect_replay(config, hetzner_replay(json!([]), json!([])))).clone();
     assert_eq!(facts["cloud_firewall"]["state"], "indeterminate", "{facts}");
     assert!(facts["cloud_firewall"]["reason"].as_str().unwrap_or("").contains("http status 401"));
+    assert_unread(&facts, "cloud firewall not read", "http status 401");
     assert!(!facts["cloud_firewall"]["reason"].as_str().unwrap_or("").contains("wrong"));
     assert_eq!(facts["final_default_inbound_ipv4"], Value::Null);
     assert_eq!(facts["default_inbound_ipv4"], "blocked");
@@ -1047,5 +1048,114 @@ fn ports_published_through_dnat_maps_are_resolved_per_element() {
             "{facts}"
         );
         assert_eq!(facts["published_ports_bypassing_input_count"], 3);
+    }
+}
+
+/// The reasons, asserting the result is indeterminate and one reason names `layer` and `tool`.
+fn assert_unread(facts: &Value, layer: &str, tool: &str) -> Vec<String> {
+    assert_eq!(facts["status"], "indeterminate", "{facts}");
+    let reasons = strings(&facts["indeterminate_reasons"]);
+    assert!(
+        reasons.iter().any(|r| r.starts_with(layer) && r.contains(tool)),
+        "no reason naming {layer} and {tool}: {reasons:?}"
+    );
+    reasons
+}
+
+#[test]
+fn unread_kind_configured_nft_that_does_not_exist_is_indeterminate_not_open() {
+    let ns = Netns::new();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let facts = facts(&ns.collect(json!({"nft": "/nonexistent"}), &[])).clone();
+    let reasons = assert_unread(&facts, "nftables not read", "/nonexistent: not found");
+    assert_eq!(facts["backends"]["nftables"]["state"], "unavailable", "{reasons:?}");
+    assert_eq!(facts["default_inbound_ipv4"], "indeterminate");
+    // No IPv6 address outside loopback in the namespace: IPv6 does not apply.
+    assert_eq!(facts["default_inbound_ipv6"], "not_applicable");
+    assert_eq!(facts["admin_ports_open_to_world_count"], Value::Null);
+}
+
+#[test]
+fn unread_kind_nft_printing_garbage_is_indeterminate_not_an_empty_ruleset() {
+    let ns = Netns::new();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nft = fake_tool(&dir, "nft", "table inet filter {{{ garbage\n", "", 0);
+    let facts = facts(&ns.collect(json!({"nft": nft}), &[])).clone();
+    let reasons = assert_unread(&facts, "nftables not read", &nft);
+    assert!(reasons.iter().any(|r| r.contains("unclosed")), "{reasons:?}");
+    assert_eq!(facts["backends"]["nftables"]["state"], "failed");
+    assert_eq!(facts["default_inbound_ipv4"], "indeterminate");
+    assert_eq!(facts["rule_count"], 0);
+}
+
+#[test]
+fn unread_kind_configured_iptables_save_that_does_not_exist_is_not_read_and_empty() {
+    let ns = Netns::new();
+    ns.exec(&["iptables-nft-restore"], Some(FW02_IPTABLES));
+    let config = json!({"iptables_nft_save": "/nonexistent"});
+    let facts = facts(&ns.collect(config, &[])).clone();
+    assert_unread(&facts, "iptables_nft not read", "/nonexistent: not found");
+    let backend = &facts["backends"]["iptables_nft"];
+    assert_eq!(backend["state"], "unavailable", "{backend}");
+    assert_eq!(backend["present_but_empty"], false);
+    assert_eq!(facts["default_inbound_ipv4"], "indeterminate");
+}
+
+#[test]
+fn an_opaque_conntrack_match_does_not_turn_a_drop_policy_into_open() {
+    // Read by nft alone, `-m conntrack` is an `xt` match nft cannot show: it may hold.
+    let ns = Netns::new();
+    ns.exec(&["iptables-nft-restore"], Some(FW02_IPTABLES));
+    let facts = facts(&ns.collect(json!({"readers": ["nftables"]}), &[])).clone();
+    assert_eq!(facts["status"], "ok", "{facts}");
+    assert_eq!(facts["ipv4"]["input_policy"], "drop");
+    assert_eq!(facts["default_inbound_ipv4"], "blocked");
+    let notes = strings(&facts["approximations"]);
+    assert!(notes.iter().any(|n| n.starts_with("default_inbound_ipv4 counts only")), "{notes:?}");
+    // The rule is still listed, with what it rests on.
+    let listed = facts["ipv4"]["exposed"].as_array().expect("list");
+    assert!(listed.iter().any(|e| strings(&e["conditions"]) == ["xt match conntrack"]), "{facts}");
+}
+
+#[test]
+fn unread_kind_ufw_that_fails_is_recorded_and_indeterminate() {
+    let ns = Netns::new();
+    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ufw = fake_tool(&dir, "ufw", "", "ERROR: You need to be root to run this script", 1);
+    let facts = facts(&ns.collect(json!({"ufw": ufw}), &[])).clone();
+    assert_unread(&facts, "ufw not read", &ufw);
+    assert_eq!(facts["ufw"]["state"], "failed");
+    assert!(facts["ufw"]["error"].as_str().unwrap_or("").contains("You need to be root"));
+    assert_eq!(facts["ufw_ineffective_denies_count"], Value::Null);
+    // The host layer was read and stays reported.
+    assert_eq!(facts["default_inbound_ipv4"], "blocked");
+}
+
+#[test]
+fn unread_kind_cloud_api_refusing_or_silent_is_indeterminate_at_the_top() {
+    // Nothing listens on port 9 of the namespace's loopback. With the loopback let through the
+    // connection is refused; under FW-03's drop policy (no `lo` accept) the SYN is dropped and
+    // the request times out.
+    let url = "http://127.0.0.1:9";
+    for refused in [true, false] {
+        let ns = Netns::new();
+        if refused {
+            ns.exec(&["iptables-restore"], Some(FW02_IPTABLES));
+            ns.allow_loopback();
+        } else {
+            ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hetzner = json!({"token_file": token_file(&dir), "server_id": 4242, "api_url": url});
+        let config = json!({"hetzner": hetzner, "tool_timeout_secs": 2});
+        let facts = facts(&ns.collect(config, &[])).clone();
+        let reasons = assert_unread(&facts, "cloud firewall not read", url);
+        let why = if refused { "Connection refused" } else { "timed out" };
+        assert!(reasons.iter().any(|r| r.contains(why)), "{reasons:?}");
+        assert_eq!(facts["cloud_firewall"]["state"], "indeterminate", "{reasons:?}");
+        assert_eq!(facts["final_default_inbound_ipv4"], Value::Null);
+        assert_eq!(facts["default_inbound_ipv4"], "blocked");
     }
 }
