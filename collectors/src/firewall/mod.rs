@@ -56,6 +56,9 @@ pub const DEFAULT_ADMIN_PORTS: [u16; 20] = [
 #[serde(deny_unknown_fields)]
 pub struct FirewallConfig {
     /// Which backends to read: `nftables`, `iptables_nft`, `iptables_legacy`; default all.
+    /// The tools of a reader named here, or whose program is set below, must exist: a missing
+    /// one makes the result `indeterminate`. With the defaults a missing tool is `unavailable`
+    /// (except legacy with its x_tables module loaded: rules may be there, so `indeterminate`).
     pub readers: Option<Vec<String>>,
     /// The `nft` program; default `nft` from the tool PATH.
     pub nft: Option<String>,
@@ -68,7 +71,8 @@ pub struct FirewallConfig {
     /// `ip6tables-legacy-save`; default from the tool PATH.
     pub ip6tables_legacy_save: Option<String>,
     /// The `ufw` program; when set, `ufw status verbose` is read and its rows are compared
-    /// with the evaluated exposure.
+    /// with the evaluated exposure. A ufw that is missing, fails or prints no `Status:` line
+    /// is recorded as `ufw.state: failed` and makes the result `indeterminate`.
     pub ufw: Option<String>,
     /// Exposure the operator expects, e.g. `["tcp/22", "tcp/443", "udp/60000-61000"]`;
     /// anything else exposed is listed under `unexpected_exposed`.

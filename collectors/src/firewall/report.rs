@@ -7,6 +7,19 @@
 //! effect), the ruleset digest, the full rules (internal), the change event against the
 //! previous observation (`history`, internal), and the list of facts that are safe to publish.
 //! It does not read anything and does not judge.
+//!
+//! `status` is `ok` only when every configured or enabled layer was read; otherwise it is
+//! `indeterminate` and `indeterminate_reasons` lists one line per unread layer, each starting
+//! with the layer (`nftables not read: …`, `iptables_nft not read: …`, `ufw not read: …`,
+//! `cloud firewall not read (hetzner api …): …`) and naming the tool or URL and its error
+//! (backend mismatches and unevaluable rules are listed the same way). An unread host layer
+//! (backends, `/proc`) leaves every conclusion null and `default_inbound_*` `indeterminate`;
+//! an unread ufw or cloud layer leaves only its own conclusions null (`ufw.state` `failed`
+//! with `error`, `cloud_firewall.state` `indeterminate` with `reason`, `final_*`), the host
+//! ones stand. `default_inbound_<family>` counts only what is let in without assuming an
+//! unmodelled match holds (such exposure is listed with its `conditions` and noted under
+//! `approximations`); `<family>.input_policy` is the input base chains' policy (`drop` if any
+//! drops, `accept`, `none`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
