@@ -398,6 +398,10 @@ async fn read_all(settings: &FirewallSettings, ctx: &Context) -> Result<Reads, F
         Err(why) => reads.indeterminate.push(why),
     }
     reads.sockets = sockets::read(timeout_of(settings, ctx)).await;
+    if let Some(why) = &reads.sockets.error {
+        // Listeners unknown: the join with them is left out, and the result is not `ok`.
+        reads.outer_unread.push(format!("sockets not read: {why}"));
+    }
     if let Some(program) = &settings.ufw {
         let ufw = read_ufw(program, settings, ctx, &mut reads).await?;
         if let Err(why) = &ufw {
@@ -646,6 +650,8 @@ async fn read_nft_text(
 }
 
 /// Without the nftables reader, checks whether nf_tables holds tables nobody read.
+// FIXME(firewall-probe-unread): when `nft list tables` is missing or fails, the probe is
+// skipped silently; a mismatch then goes unnoticed (the result should say it was not checked).
 async fn probe_unread_nft(settings: &FirewallSettings, ctx: &Context, reads: &mut Reads) {
     let argv = vec![settings.programs.nft.clone(), "list".into(), "tables".into()];
     let Ok(ran) = run::run(&argv, ctx, timeout_of(settings, ctx)).await else { return };

@@ -601,6 +601,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn text_that_is_not_a_ruleset_fails_the_check_naming_why() {
+        let ok = "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n\tchain input {\n\
+            \t\ttype filter hook input priority 0; policy drop;\n\t}\n}\ntable ip nat {\n}\n";
+        assert_eq!(check(ok), Ok(()));
+        assert_eq!(check(""), Ok(()));
+        assert_eq!(check("table inet filter {{{ garbage\n"), Err("3 unclosed `{`".into()));
+        assert_eq!(check("table inet filter { }\n}\n"), Err("unbalanced `}`".into()));
+        assert_eq!(
+            check("Usage: nft [options]\n"),
+            Err("unexpected `Usage:` outside a table".into())
+        );
+    }
+
+    #[test]
     fn policy_on_its_own_line_and_braces_inside_sets() {
         let text = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\
             \t\tpolicy accept;\n\t\ttcp dport { 22, 80 } accept\n\
