@@ -651,13 +651,19 @@ fn fw05_and_fw06_read_from_text_give_the_json_result() {
     }
 }
 
-#[test]
-fn nft_that_fails_both_ways_is_indeterminate_not_open_or_closed() {
+/// FW-03 loaded, collected with a fake `nft` printing `stdout`/`stderr` and exiting `code`;
+/// returns the facts and the fake's path.
+fn fw03_with_fake_nft(stdout: &str, stderr: &str, code: i32) -> (Value, String) {
     let ns = Netns::new();
     ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
     let dir = tempfile::tempdir().expect("tempdir");
-    let nft = fake_tool(&dir, "nft", "", "Error: JSON support not compiled-in", 1);
-    let facts = facts(&ns.collect(json!({"nft": nft}), &[])).clone();
+    let nft = fake_tool(&dir, "nft", stdout, stderr, code);
+    (facts(&ns.collect(json!({"nft": nft}), &[])).clone(), nft)
+}
+
+#[test]
+fn nft_that_fails_both_ways_is_indeterminate_not_open_or_closed() {
+    let (facts, _) = fw03_with_fake_nft("", "Error: JSON support not compiled-in", 1);
     assert_eq!(facts["status"], "indeterminate", "{facts}");
     assert_eq!(facts["default_inbound_ipv4"], "indeterminate");
     assert_eq!(facts["admin_ports_open_to_world_count"], Value::Null);
@@ -1077,11 +1083,7 @@ fn unread_kind_configured_nft_that_does_not_exist_is_indeterminate_not_open() {
 
 #[test]
 fn unread_kind_nft_printing_garbage_is_indeterminate_not_an_empty_ruleset() {
-    let ns = Netns::new();
-    ns.exec(&["nft", "-f", "-"], Some(FW03_NFT));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let nft = fake_tool(&dir, "nft", "table inet filter {{{ garbage\n", "", 0);
-    let facts = facts(&ns.collect(json!({"nft": nft}), &[])).clone();
+    let (facts, nft) = fw03_with_fake_nft("table inet filter {{{ garbage\n", "", 0);
     let reasons = assert_unread(&facts, "nftables not read", &nft);
     assert!(reasons.iter().any(|r| r.contains("unclosed")), "{reasons:?}");
     assert_eq!(facts["backends"]["nftables"]["state"], "failed");
