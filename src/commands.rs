@@ -439,7 +439,7 @@ async fn publish_feed(config: &Config, state: &StateDir, out: &Path) -> anyhow::
     let lock = match state.try_lock_writer(Duration::ZERO) {
         Err(StateError::Busy { .. }) => {
             let secs = EXPORT_LOCK_WAIT.as_secs();
-            eprintln!("waiting up to {secs} s for the writer lock (a collection or the daemon) …");
+            eprintln!("waiting up to {secs} s for the writer lock (a collection, the daemon) …");
             let lock_state = state.clone();
             tokio::task::spawn_blocking(move || lock_state.try_lock_writer(EXPORT_LOCK_WAIT))
                 .await

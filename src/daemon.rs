@@ -240,7 +240,8 @@ fn spawn_run(runner: &Arc<Runner>, tracker: &TaskTracker, name: &str, trigger: T
         let config = runner.config();
         let Some(instance) = config.instance(&name) else { return };
         if let Err(e) = runner.run_instance(instance, trigger, None).await {
-            error!(instance = %name, error = crate::output::chain_text(&e), "Run could not be stored.");
+            let error = crate::output::chain_text(&e);
+            error!(instance = %name, error, "Run could not be stored.");
             return;
         }
         if let Err(e) = runner.refresh_controls().await {

@@ -146,10 +146,12 @@ color:#455a64}.attested,.inherited{background:#e3eefb;color:#0d47a1}\
 box-shadow:0 1px 3px rgba(0,0,0,.08)}pre{background:#1c2430;color:#f5f7fa;padding:.8rem;\
 border-radius:8px;overflow-x:auto;font-size:.85rem}tr.category th{background:#dde4ec;\
 text-transform:none;font-size:.95rem;letter-spacing:0}.about{color:#52606d;font-size:.85rem}\
-.facts{margin:.3rem 0 0;padding-left:1rem;font-size:.85rem;color:#323f4b}footer{color:#52606d;font-size:.85rem}\
+.facts{margin:.3rem 0 0;padding-left:1rem;font-size:.85rem;color:#323f4b}\
+footer{color:#52606d;font-size:.85rem}\
 @media (max-width:700px){thead{display:none}table,tbody,tr,td{display:block;width:100%}\
 tr{border-bottom:2px solid #d9dee4;padding:.4rem 0}td{border:0;padding:.15rem .8rem}\
-tr.category th{display:block}td::before{content:attr(data-label);display:block;font-size:.72rem;color:#52606d;\
+tr.category th{display:block}td::before{content:attr(data-label);display:block;\
+font-size:.72rem;color:#52606d;\
 text-transform:uppercase}h1{font-size:1.5rem}}\
 ";
 

@@ -1,12 +1,12 @@
 //! The feed's proofs: the checkpoint file and `proof.json`.
 //!
-//! The `checkpoint` file is the signed body of `evidence::checkpoint` (five lines), an empty
-//! line, and the Ed25519 signature in standard base64 on the seventh line. `proof.json`
-//! ([`ProofFile`]) ties `status.json` to it and to the checkpoint published before; the chain
-//! links ([`ChainLink`], `chain/<size>.json`) tie every published checkpoint to the next, so
-//! that a visitor can prove consistency from any checkpoint it saw. Proofs are computed by `evidence::merkle` over the
-//! leaf hashes the store returns; this module only chooses which proofs to publish and how
-//! they are spelled (lowercase hex).
+//! The `checkpoint` file is the signed body of `evidence::checkpoint` (five lines), an empty line,
+//! and the Ed25519 signature in standard base64 on the seventh line. `proof.json` ([`ProofFile`])
+//! ties `status.json` to it and to the checkpoint published before; the chain links ([`ChainLink`],
+//! `chain/<size>.json`) tie every published checkpoint to the next, so that a visitor can prove
+//! consistency from any checkpoint it saw. Proofs are computed by `evidence::merkle` over the leaf
+//! hashes the store returns; this module only chooses which proofs to publish and how they are
+//! spelled (lowercase hex).
 
 use base64::Engine as _;
 use chrono::DateTime;

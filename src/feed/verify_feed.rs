@@ -1,14 +1,14 @@
 //! `beweis verify-feed`: the visitor's and auditor's check of a published feed directory.
 //!
 //! Given the feed files and a public key obtained out of band, it checks, in this order: the
-//! checkpoint's key and signature; that `status.json` is the document whose hash the proof
-//! names; the inclusion of the status leaf in the signed tree; that the evidence head the
-//! document was evaluated over is a prefix of the signed tree; consistency with the checkpoint
-//! seen last (kept in a state file), through `proof.json` or the chain links of every
-//! publication since; and freshness. The set is read from the generation directory of the
-//! checkpoint read first, so a publication in progress is never mixed in. Each failure is a distinct
-//! [`FeedProblem`]. The state file is updated only after everything passed, so a rejected feed
-//! never becomes the new reference. Pure apart from reading the files and writing the state.
+//! checkpoint's key and signature; that `status.json` is the document whose hash the proof names;
+//! the inclusion of the status leaf in the signed tree; that the evidence head the document was
+//! evaluated over is a prefix of the signed tree; consistency with the checkpoint seen last (kept
+//! in a state file), through `proof.json` or the chain links of every publication since; and
+//! freshness. The set is read from the generation directory of the checkpoint read first, so a
+//! publication in progress is never mixed in. Each failure is a distinct [`FeedProblem`]. The state
+//! file is updated only after everything passed, so a rejected feed never becomes the new
+//! reference. Pure apart from reading the files and writing the state.
 
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,13 @@
 //! The SSL Labs grade of one endpoint, with every rule that fired named.
 //!
-//! Owns the arithmetic of the SSL Labs Server Rating Guide (2009r: protocol 30 %, key exchange
-//! 30 %, cipher strength 40 %, letter by score) and the caps and warnings added since (TLS 1.0
-//! and 1.1 → B, no forward secrecy → B, no AEAD → B, RC4 → B, 64-bit block ciphers → C,
-//! SSL 3 → C, compression → C, insecure renegotiation → C, export / NULL / anonymous suites,
-//! ROBOT and Heartbleed → F, an incomplete chain → B, trust problems → T, name mismatch → M, no TLS 1.3 or missing
-//! HSTS → A-, A+ only with HSTS of at least 180 days and no warning). TLS_FALLBACK_SCSV is
-//! not part of the grade. Pure: it reads what `probe`, `cert` and `headers` found.
+//! Owns the arithmetic of the SSL Labs Server Rating Guide (2009r: protocol 30 %, key
+//! exchange 30 %, cipher strength 40 %, letter by score) and the caps and warnings added
+//! since (TLS 1.0 and 1.1 → B, no forward secrecy → B, no AEAD → B, RC4 → B, 64-bit block
+//! ciphers → C, SSL 3 → C, compression → C, insecure renegotiation → C, export / NULL /
+//! anonymous suites, ROBOT and Heartbleed → F, an incomplete chain → B, trust problems → T,
+//! name mismatch → M, no TLS 1.3 or missing HSTS → A-, A+ only with HSTS of at least 180
+//! days and no warning). TLS_FALLBACK_SCSV is not part of the grade. Pure: it reads what
+//! `probe`, `cert` and `headers` found.
 
 use serde::Serialize;
 

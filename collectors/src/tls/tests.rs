@@ -1719,7 +1719,8 @@ async fn tls13_refused_for_one_hello_shape_is_asked_again() {
     let verdict = &facts["protocols"]["tls1_3"];
     assert_eq!(
         verdict["reason"],
-        "first hello refused (fatal alert 40 (handshake_failure)); accepted with rfc 5746 signalling"
+        "first hello refused (fatal alert 40 (handshake_failure)); \
+         accepted with rfc 5746 signalling"
     );
     assert!(facts["hello_shape"].as_str().is_some_and(|s| s.contains("fatal alert 40")));
     // Every later TLS 1.3 hello used the accepted shape.
