@@ -41,7 +41,7 @@ pub(crate) async fn collect_now(
     let (reports, config) = match collect_via_daemon(&state, &names).await {
         Some(done) => {
             let done = done?;
-            let config = daemon_config(config, &done);
+            let config = daemon_config(config, &done.config_source, &done.config_digest);
             (done.reports, config)
         }
         None => (collect_in_process(&config, &state, &names).await?, config),
@@ -92,25 +92,40 @@ struct DaemonCollection {
     config_digest: String,
 }
 
-/// The configuration to show the daemon's collection with: the daemon's own file when this
-/// command was pointed at another one (or at none), so that the table is the daemon's profile.
-fn daemon_config(mine: Config, done: &DaemonCollection) -> Config {
-    if done.config_digest.is_empty() || done.config_digest == mine.digest {
+/// The configuration to show the daemon's evidence with: the daemon's own file (`source`,
+/// `digest`) when this command was pointed at another one (or at none), so that the table is
+/// the daemon's profile.
+fn daemon_config(mine: Config, source: &str, digest: &str) -> Config {
+    if digest.is_empty() || digest == mine.digest {
         return mine;
     }
-    let path = Path::new(&done.config_source);
+    let path = Path::new(source);
     match crate::config::load(Some(path).filter(|p| p.is_absolute())) {
-        Ok(theirs) if theirs.digest == done.config_digest => theirs,
+        Ok(theirs) if theirs.digest == digest => theirs,
         _ => {
             eprintln!(
-                "warning: the daemon collected with {} (digest {}), which this command cannot \
-                 read as it was; the table below follows {}",
-                done.config_source,
-                &done.config_digest[..done.config_digest.len().min(12)],
+                "warning: the daemon runs {source} (digest {}), which this command cannot read \
+                 as it is; the table below follows {}",
+                &digest[..digest.len().min(12)],
                 mine.source
             );
             mine
         }
+    }
+}
+
+/// The configuration a running daemon uses, as (source, digest); `None` when none answers.
+async fn running_daemon_config(state: &StateDir) -> Option<(String, String)> {
+    let connect = UnixStream::connect(state.socket());
+    let stream = tokio::time::timeout(Duration::from_secs(2), connect).await.ok()?.ok()?;
+    let (read, mut write) = stream.into_split();
+    let line = serde_json::to_string(&Request::Ping).ok()? + "\n";
+    write.write_all(line.as_bytes()).await.ok()?;
+    let mut lines = BufReader::new(read).lines();
+    let reply = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await.ok()?;
+    match serde_json::from_str::<Reply>(&reply.ok()??).ok()? {
+        Reply::Pong { config_source, config_digest } => Some((config_source, config_digest)),
+        _ => None,
     }
 }
 
@@ -255,6 +270,10 @@ fn states_json(
 
 /// `beweis status`.
 pub(crate) async fn status(config: Config, state: StateDir, json_out: bool) -> anyhow::Result<u8> {
+    let config = match running_daemon_config(&state).await {
+        Some((source, digest)) => daemon_config(config, &source, &digest),
+        None => config,
+    };
     let (states, since) = evaluate_read_only(&config, &state).await?;
     if json_out {
         let catalog = crate::config::Catalog::get(config.profile.catalog);

@@ -55,7 +55,14 @@ pub(crate) enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(crate) enum Reply {
-    Pong,
+    /// The answer to a ping names the configuration the daemon runs, so that `status` can show
+    /// that profile.
+    Pong {
+        #[serde(default)]
+        config_source: String,
+        #[serde(default)]
+        config_digest: String,
+    },
     RunStarted {
         instance: String,
     },
@@ -324,7 +331,10 @@ async fn serve_client(runner: Arc<Runner>, stream: UnixStream, tracker: TaskTrac
     };
     match request {
         Request::Ping => {
-            let _ = write.write_all(reply_to(Reply::Pong).as_bytes()).await;
+            let config = runner.config();
+            let config_source = config.source.clone();
+            let reply = Reply::Pong { config_source, config_digest: config.digest.clone() };
+            let _ = write.write_all(reply_to(reply).as_bytes()).await;
         }
         Request::Collect { instances } => {
             if let Some(message) = unknown_instances(&runner, &instances) {

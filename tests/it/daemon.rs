@@ -221,6 +221,17 @@ fn the_daemon_publishes_a_verifiable_feed_after_runs() {
     wait_for("the manual run in status.json", Duration::from_secs(10), || {
         std::fs::read_to_string(&status).is_ok_and(|t| t.contains("\"failing\""))
     });
+    // `status` without --config asks the running daemon which profile it runs.
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .arg("--state-dir")
+        .arg(home.state())
+        .arg("status")
+        .env("BEWEIS_LOG", "warn")
+        .output()
+        .expect("run status");
+    let table = String::from_utf8_lossy(&shown.stdout);
+    assert!(table.contains("PR.IP-1    failing"), "{table}");
+    assert!(table.contains("1 control in scope"), "{table}");
 }
 
 /// A webhook receiver on 127.0.0.1 that answers 500 to its first `failures` requests, then 200,
