@@ -51,7 +51,10 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+async fn dispatch(mut cli: Cli) -> anyhow::Result<u8> {
+    // A relative --config is taken from the working directory once: the daemon tells other
+    // commands which file it runs, and they may be started elsewhere.
+    cli.config = cli.config.map(|p| std::path::absolute(&p).unwrap_or(p));
     match &cli.command {
         // Reading the log does not need a valid configuration: an operator with a half-edited
         // config file can still verify and inspect the evidence.

@@ -177,3 +177,21 @@ fn one_export_publishes_first_so_that_its_bundle_verifies() {
         .expect("run verify-feed");
     assert!(verify.status.success(), "{}{}", stdout(&verify), stderr(&verify));
 }
+
+#[test]
+fn a_relative_config_path_is_resolved_once_so_other_commands_can_read_it() {
+    let home = Home::new();
+    home.write("beweis.toml", "[profile]\ncatalog = \"nist-csf-1.1\"\nscope = [\"ID.AM-1\"]\n");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_beweis"))
+        .current_dir(home.path(""))
+        .args(["--config", "beweis.toml", "check-config"])
+        .output()
+        .expect("run beweis");
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The daemon names this source to `collect now` and `status` started elsewhere.
+    let absolute = home.config().canonicalize().expect("config path");
+    let shown = stdout(&output);
+    let source = shown.split(": ok").next().unwrap_or_default();
+    assert!(std::path::Path::new(source).is_absolute(), "{shown}");
+    assert_eq!(std::path::Path::new(source).canonicalize().ok(), Some(absolute), "{shown}");
+}

@@ -458,7 +458,12 @@ fn trust_text(error: &rustls::Error) -> String {
             C::BadSignature => "a signature in the chain does not verify".to_owned(),
             C::Revoked => "the certificate is revoked".to_owned(),
             C::Other(other) => webpki_reason(&other.to_string()),
-            other => format!("{other:?}"),
+            // The variant's name in words, without its context fields (raw algorithm ids).
+            other => {
+                let debug = format!("{other:?}");
+                let name = debug.split([' ', '{', '(']).next().unwrap_or_default();
+                webpki_reason(name)
+            }
         },
         other => other.to_string(),
     };
@@ -606,6 +611,14 @@ mod tests {
             "a ca certificate is sent as the server certificate (self-signed ca?)"
         );
         assert_eq!(trust_text(&webpki("RequiredEkuNotFound")), "required eku not found");
+        let context = rustls::CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+            signature_algorithm_id: vec![6, 8],
+            public_key_algorithm_id: vec![6, 9],
+        };
+        assert_eq!(
+            trust_text(&rustls::Error::InvalidCertificate(context)),
+            "unsupported signature algorithm for public key context"
+        );
         let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         assert_eq!(trust_text(&unknown), "issued by an authority the trust store does not hold");
     }
