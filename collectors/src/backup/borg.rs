@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::exec::{ExecError, Invocation, Ran};
 use super::report::{detail_lines, Integrity, Point, Report, RunRecord, RunResult};
-use super::restore::{self, RestorePlan, Scratch};
+use super::restore::{self, RestorePlan};
 use super::runs::{self, Captured};
 use super::times::{parse_iso, Zone};
 use super::{redact_location, RepoSettings, Run, Secret};
@@ -323,14 +323,10 @@ async fn restore_test(
     run: &Run<'_>,
     env: &[(String, String)],
 ) -> Value {
-    let Some(newest) = report.points.iter().max_by_key(|p| p.at.utc).map(|p| p.id.clone()) else {
-        return restore::not_run(plan, run.now, "no archive to restore from".to_string());
-    };
-    let scratch = match Scratch::create(&plan.scratch_parent) {
-        Ok(scratch) => scratch,
-        Err(e) => {
-            return restore::not_run(plan, run.now, format!("cannot create scratch dir: {e}"))
-        }
+    let newest = report.points.iter().max_by_key(|p| p.at.utc).map(|p| p.id.clone());
+    let (newest, scratch) = match restore::start(plan, newest, run.now, "archive") {
+        Ok(started) => started,
+        Err(not_run) => return not_run,
     };
     let stored = match stored_path(report, repo, plan, run, env, &newest).await {
         Ok(stored) => stored,

@@ -164,6 +164,23 @@ pub fn compare_file(
     facts
 }
 
+/// The point to restore from (`newest`) and a fresh scratch directory, or the [`not_run`]
+/// result that says why a restore cannot start; `noun` names the tool's points ("snapshot").
+pub fn start(
+    plan: &RestorePlan,
+    newest: Option<String>,
+    at: DateTime<Utc>,
+    noun: &str,
+) -> Result<(String, Scratch), Value> {
+    let Some(newest) = newest else {
+        return Err(not_run(plan, at, format!("no {noun} to restore from")));
+    };
+    match Scratch::create(&plan.scratch_parent) {
+        Ok(scratch) => Ok((newest, scratch)),
+        Err(e) => Err(not_run(plan, at, format!("cannot create scratch dir: {e}"))),
+    }
+}
+
 /// The facts of a restore test that could not run to the comparison.
 pub fn not_run(plan: &RestorePlan, at: DateTime<Utc>, error: String) -> Value {
     json!({

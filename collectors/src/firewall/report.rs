@@ -357,20 +357,10 @@ fn insert_indeterminate(facts: &mut Map<String, Value>, reasons: Vec<String>, re
         facts.insert(format!("default_inbound_{name}"), json!(default));
         facts.insert(name.into(), Value::Null);
     }
-    for key in [
-        "admin_ports_open_to_world_count",
-        "unexpected_exposed_count",
-        "ipv6_more_open_than_ipv4",
-        "published_ports_bypassing_input_count",
-        "broad_accepts_count",
-        "exposed_and_listening_count",
-        "listening_but_filtered_count",
-        "ufw_ineffective_denies_count",
-        "final_default_inbound_ipv4",
-        "final_default_inbound_ipv6",
-        "final_admin_ports_open_to_world_count",
-        "cloud_firewall_defined_not_applied_count",
-    ] {
+    // Every other public conclusion is unknown too; status, layers and the defaults are set
+    // above (or kept, for layers).
+    let set_above = ["status", "layers", "default_inbound_ipv4", "default_inbound_ipv6"];
+    for key in PUBLIC_SAFE.into_iter().filter(|key| !set_above.contains(key)) {
         facts.insert(key.into(), Value::Null);
     }
 }

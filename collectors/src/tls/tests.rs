@@ -257,6 +257,21 @@ impl Drop for Server {
 
 /// Starts `openssl s_server -accept 127.0.0.1:<port> <args>` in `dir` and waits until it
 /// accepts connections.
+/// `s_server` with `args`, then www.example.test's certificate, key and chain and `-www`: the
+/// good endpoint most cases start from.
+async fn www_server(dir: &Path, args: &[&str]) -> Server {
+    let chain = [
+        "-cert",
+        "www.example.test.pem",
+        "-key",
+        "www.example.test.key",
+        "-cert_chain",
+        "chain.pem",
+    ];
+    let all: Vec<&str> = args.iter().copied().chain(chain).chain(["-www"]).collect();
+    s_server(dir, &all).await
+}
+
 async fn s_server(dir: &Path, args: &[&str]) -> Server {
     let port = free_port();
     s_server_at(dir, &format!("127.0.0.1:{port}"), port, args).await
@@ -376,22 +391,7 @@ async fn tls01_a_group_the_local_library_lacks_is_not_a_verdict() {
 #[tokio::test]
 async fn tls01_hello_retry_request_still_means_tls13() {
     let dir = pki();
-    let server = s_server(
-        dir,
-        &[
-            "-tls1_3",
-            "-groups",
-            "secp384r1",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let server = www_server(dir, &["-tls1_3", "-groups", "secp384r1"]).await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
     let facts = only(&collection);
     assert_eq!(protocols(facts), ["tls1_3"]);
@@ -410,21 +410,7 @@ async fn tls01_hello_retry_request_still_means_tls13() {
 #[tokio::test]
 async fn tls02_every_hello_carries_renegotiation_signalling() {
     let dir = pki();
-    let backend = s_server(
-        dir,
-        &[
-            "-tls1_2",
-            "-serverpref",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let backend = www_server(dir, &["-tls1_2", "-serverpref"]).await;
     let direct = scan(endpoint("www.example.test", backend.port)).await;
     let direct = only(&direct).clone();
     let back_port = backend.port;
@@ -898,20 +884,7 @@ async fn proxy(mut client: TcpStream, port: u16) {
 #[tokio::test]
 async fn tls10_tls13_only_server() {
     let dir = pki();
-    let server = s_server(
-        dir,
-        &[
-            "-tls1_3",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let server = www_server(dir, &["-tls1_3"]).await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
     let facts = only(&collection);
     assert_eq!(protocols(facts), ["tls1_3"]);
@@ -994,22 +967,7 @@ async fn tls12_robot_noise_is_inconclusive() {
 #[tokio::test]
 async fn robot_on_openssl_is_not_vulnerable() {
     let dir = pki();
-    let server = s_server(
-        dir,
-        &[
-            "-tls1_2",
-            "-cipher",
-            "AES128-SHA:AES128-GCM-SHA256",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let server = www_server(dir, &["-tls1_2", "-cipher", "AES128-SHA:AES128-GCM-SHA256"]).await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
     let facts = only(&collection);
     let robot = &facts["robot"];
@@ -1027,23 +985,9 @@ async fn robot_on_openssl_is_not_vulnerable() {
 #[tokio::test]
 async fn legacy_only_server_with_weak_suites() {
     let dir = pki();
-    let server = s_server(
+    let server = www_server(
         dir,
-        &[
-            "-min_protocol",
-            "TLSv1",
-            "-max_protocol",
-            "TLSv1.1",
-            "-cipher",
-            "ALL:@SECLEVEL=0",
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
+        &["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.1", "-cipher", "ALL:@SECLEVEL=0"],
     )
     .await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
@@ -1103,19 +1047,7 @@ async fn expired_certificate_is_graded_t() {
 #[tokio::test]
 async fn name_mismatch_is_graded_m() {
     let dir = pki();
-    let server = s_server(
-        dir,
-        &[
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let server = www_server(dir, &[]).await;
     let collection = scan(endpoint("shop.example.test", server.port)).await;
     let facts = only(&collection);
     assert_eq!(facts["certificate"]["name_matches"], false);
@@ -1150,19 +1082,7 @@ async fn incomplete_chain_is_untrusted() {
 #[tokio::test]
 async fn silent_server_fails_in_bounded_time_and_others_are_scanned() {
     let dir = pki();
-    let good = s_server(
-        dir,
-        &[
-            "-cert",
-            "www.example.test.pem",
-            "-key",
-            "www.example.test.key",
-            "-cert_chain",
-            "chain.pem",
-            "-www",
-        ],
-    )
-    .await;
+    let good = www_server(dir, &[]).await;
     let silent = fake_server(|client| async move {
         tokio::time::sleep(Duration::from_secs(60)).await;
         drop(client);
