@@ -257,24 +257,15 @@ impl Drop for Server {
 
 /// Starts `openssl s_server -accept 127.0.0.1:<port> <args>` in `dir` and waits until it
 /// accepts connections.
-/// `s_server` with `args`, then www.example.test's certificate, key and chain and `-www`: the
-/// good endpoint most cases start from.
-async fn www_server(dir: &Path, args: &[&str]) -> Server {
-    let chain = [
-        "-cert",
-        "www.example.test.pem",
-        "-key",
-        "www.example.test.key",
-        "-cert_chain",
-        "chain.pem",
-    ];
-    let all: Vec<&str> = args.iter().copied().chain(chain).chain(["-www"]).collect();
-    s_server(dir, &all).await
-}
-
 async fn s_server(dir: &Path, args: &[&str]) -> Server {
     let port = free_port();
     s_server_at(dir, &format!("127.0.0.1:{port}"), port, args).await
+}
+
+/// `s_server` with `args`, then [`WWW`]: the good endpoint most cases start from.
+async fn www_server(dir: &Path, args: &[&str]) -> Server {
+    let all: Vec<&str> = args.iter().copied().chain(WWW).collect();
+    s_server(dir, &all).await
 }
 
 /// Starts `openssl s_server -accept <accept> <args>` and waits until `port` accepts on the
@@ -1593,7 +1584,7 @@ async fn heartbleed_on_openssl_is_not_vulnerable() {
     let dir = pki();
     let range =
         ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:@SECLEVEL=0"];
-    let legacy = s_server(dir, &[&range[..], &WWW[..]].concat()).await;
+    let legacy = www_server(dir, &range).await;
     let collection = scan(endpoint("www.example.test", legacy.port)).await;
     let facts = only(&collection);
     assert_eq!(facts["heartbleed"]["status"], "not_vulnerable", "{}", facts["heartbleed"]);
@@ -1605,8 +1596,8 @@ async fn heartbleed_on_openssl_is_not_vulnerable() {
 #[tokio::test]
 async fn client_renegotiation_refused_and_allowed() {
     let dir = pki();
-    let refuses = s_server(dir, &[&["-tls1_2"], &WWW[..]].concat()).await;
-    let allows = s_server(dir, &[&["-tls1_2", "-client_renegotiation"], &WWW[..]].concat()).await;
+    let refuses = www_server(dir, &["-tls1_2"]).await;
+    let allows = www_server(dir, &["-tls1_2", "-client_renegotiation"]).await;
     let params = json!({ "endpoints": [
         endpoint("www.example.test", refuses.port), endpoint("www.example.test", allows.port),
     ]});
@@ -1631,7 +1622,7 @@ async fn client_renegotiation_refused_and_allowed() {
 #[tokio::test]
 async fn tls13_refused_for_one_hello_shape_is_asked_again() {
     let dir = pki();
-    let backend = s_server(dir, &WWW).await;
+    let backend = www_server(dir, &[]).await;
     let front = signalling_front(backend.port).await;
     let collection = scan(endpoint("www.example.test", front)).await;
     let facts = only(&collection);
@@ -1727,7 +1718,7 @@ async fn ocsp_staple_is_read() {
         "7",
     ];
     openssl(dir, &respond);
-    let server = s_server(dir, &[&["-status_file", "ocsp.der"], &WWW[..]].concat()).await;
+    let server = www_server(dir, &["-status_file", "ocsp.der"]).await;
     let collection = scan(endpoint("www.example.test", server.port)).await;
     let facts = only(&collection);
     let cert = &facts["certificate"];
